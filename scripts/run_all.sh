@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Start the whole nivel0 stack in the foreground; Ctrl-C (or any process dying) stops all of it.
+# Ports come from the environment, with the defaults documented in the README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${RASA_PORT:=5005}" "${ACTION_SERVER_PORT:=5055}" "${HANDOFF_PORT:=8000}"
+export RASA_TELEMETRY_ENABLED="${RASA_TELEMETRY_ENABLED:-false}"
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
+export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:${ACTION_SERVER_PORT}/webhook}"
+ROOT="$PWD"
+
+trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM
+
+echo "handoff service -> http://localhost:${HANDOFF_PORT}/docs"
+"$ROOT/.venv/bin/python" -m handoff_service.cli serve --port "$HANDOFF_PORT" &
+
+echo "action server   -> http://localhost:${ACTION_SERVER_PORT}/health"
+(cd bot && exec "$ROOT/.venv/bin/python" -m rasa_sdk --actions actions --port "$ACTION_SERVER_PORT") &
+
+echo "rasa server     -> http://localhost:${RASA_PORT}/webhooks/rest/webhook"
+(cd bot && exec "$ROOT/.venv-rasa/bin/rasa" run -m models/nivel0.tar.gz --port "$RASA_PORT" \
+    --cors "*" --endpoints endpoints.yml --credentials credentials.yml) &
+
+wait -n
+echo "a process exited; stopping the stack" >&2
+exit 1
