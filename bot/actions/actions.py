@@ -1,0 +1,313 @@
+"""The Rasa custom actions: language slot, KB answer/clarify/fallback, feedback and handover."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import kb
+from actions.conversation import (
+    HELPFUL,
+    KB_ARTICLES,
+    KB_CANDIDATES,
+    LANGUAGE,
+    LAST_QUESTION,
+    NOT_HELPFUL,
+    PENDING_FEEDBACK,
+    ShownArticle,
+    current_language,
+    latest_metadata,
+    latest_text,
+    shown_articles,
+    with_feedback,
+)
+from actions.handover import hand_over
+from actions.language import resolve_language
+from knowledge.articles import Article
+from knowledge.search import Band, KnowledgeBase
+
+logger = logging.getLogger(__name__)
+
+SEARCH_K = 3
+MAX_ARTICLES_PER_QUESTION_ENV = "NIVEL0_MAX_ARTICLES_PER_QUESTION"
+DEFAULT_MAX_ARTICLES_PER_QUESTION = 2  # the answer and one next-best article
+
+DomainDict = dict[str, Any]
+
+
+class ActionDetectLanguage(Action):
+    """Slot mapping action of ``language`` (run by action_extract_slots every user turn)."""
+
+    def name(self) -> str:
+        return "action_detect_language"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        kb.warm_up()
+        current = tracker.get_slot(LANGUAGE)
+        language = resolve_language(latest_text(tracker), latest_metadata(tracker), current)
+        return [] if language == current else [SlotSet(LANGUAGE, language)]
+
+
+class ActionSearchKb(Action):
+    """Answer a question from the KB; the search band picks answer, clarify or fallback."""
+
+    def name(self) -> str:
+        return "action_search_kb"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return answer_question(dispatcher, tracker, domain)
+
+
+class ActionShowArticle(Action):
+    """The customer picked a clarify candidate (button payload or "the second one")."""
+
+    def name(self) -> str:
+        return "action_show_article"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        knowledge = kb.get_knowledge_base()
+        article_id = next(tracker.get_latest_entity_values("article_id"), None)
+        candidates = list(tracker.get_slot(KB_CANDIDATES) or [])
+        if article_id is None:
+            article_id = candidate_by_ordinal(latest_text(tracker), candidates)
+        article = localized(knowledge, article_id, current_language(tracker))
+        if article is None:
+            dispatcher.utter_message(response="utter_article_not_found")
+            return []
+        remaining = [c for c in candidates if c != article_id]
+        return [
+            SlotSet(KB_CANDIDATES, remaining),
+            *show_article(dispatcher, tracker, article, None, tracker.get_slot(LAST_QUESTION)),
+        ]
+
+
+class ActionFeedbackYes(Action):
+    """ "Yes, it solved it": record it, thank and close.
+
+    Without an open feedback question the message is searched like any other: the classifier
+    also labels some keyboard mashes as affirm/deny, and the search band turns those into
+    "not sure".
+    """
+
+    def name(self) -> str:
+        return "action_feedback_yes"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        pending = tracker.get_slot(PENDING_FEEDBACK)
+        if not pending:
+            return answer_question(dispatcher, tracker, domain, is_question=False)
+        dispatcher.utter_message(response="utter_glad_to_help")
+        return [
+            SlotSet(KB_ARTICLES, with_feedback(shown_articles(tracker), pending, HELPFUL)),
+            SlotSet(PENDING_FEEDBACK, None),
+            SlotSet(KB_CANDIDATES, []),
+        ]
+
+
+class ActionFeedbackNo(Action):
+    """ "No": offer the next close-enough article not shown yet for this question, or hand over.
+
+    A "no" to the clarify question ("None of these") hands over as well; without an open
+    question the message is searched like any other (see :class:`ActionFeedbackYes`).
+    """
+
+    def name(self) -> str:
+        return "action_feedback_no"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        pending = tracker.get_slot(PENDING_FEEDBACK)
+        if not pending:
+            if tracker.get_slot(KB_CANDIDATES):
+                return hand_over(dispatcher, tracker, "no_matching_article")
+            return answer_question(dispatcher, tracker, domain, is_question=False)
+        articles = with_feedback(shown_articles(tracker), pending, NOT_HELPFUL)
+        events: list[EventType] = [SlotSet(KB_ARTICLES, articles)]
+        question = tracker.get_slot(LAST_QUESTION)
+        language = current_language(tracker)
+        candidate = next_best(kb.get_knowledge_base(), question, language, articles)
+        if candidate is None:
+            dispatcher.utter_message(response="utter_no_more_articles")
+            return events + hand_over(dispatcher, tracker, "not_solved", articles)
+        article, score = candidate
+        dispatcher.utter_message(response="utter_next_best")
+        return events + show_article(dispatcher, tracker, article, score, question, articles)
+
+
+class ActionHandover(Action):
+    """The customer asked for a person."""
+
+    def name(self) -> str:
+        return "action_handover"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return hand_over(dispatcher, tracker, "customer_request")
+
+
+def answer_question(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    domain: DomainDict,
+    is_question: bool = True,
+) -> list[EventType]:
+    """Search the KB for the latest message and answer, clarify or fall back by band.
+
+    The message becomes ``last_question`` (kept for the handoff) when it was classified as a
+    question or the search found articles for it; a stray "ok" that falls back does not.
+    """
+    question = latest_text(tracker).strip()
+    language = current_language(tracker)
+    outcome = kb.get_knowledge_base().search(question, language=language, k=SEARCH_K)
+    logger.info(
+        "search band=%s reason=%s hits=%s",
+        outcome.band,
+        outcome.reason,
+        [(h.article.id, round(h.score, 3)) for h in outcome.hits],
+    )
+    events: list[EventType] = []
+    if question and (is_question or outcome.band is not Band.FALLBACK):
+        events.append(SlotSet(LAST_QUESTION, question))
+    if outcome.band is Band.ANSWER and outcome.hits:
+        hit = outcome.hits[0]
+        return events + show_article(dispatcher, tracker, hit.article, hit.score, question)
+    if outcome.band is Band.CLARIFY and outcome.hits:
+        buttons = [
+            {"title": h.article.title, "payload": choose_payload(h.article.id)}
+            for h in outcome.hits
+        ]
+        none_title = response_text(domain, "utter_none_of_these", language)
+        buttons.append({"title": none_title, "payload": "/deny"})
+        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        ids = [h.article.id for h in outcome.hits]
+        return [*events, SlotSet(KB_CANDIDATES, ids), SlotSet(PENDING_FEEDBACK, None)]
+    dispatcher.utter_message(response="utter_fallback")
+    return [*events, SlotSet(KB_CANDIDATES, []), SlotSet(PENDING_FEEDBACK, None)]
+
+
+def choose_payload(article_id: str) -> str:
+    """Button payload selecting an article: ``/choose_article{"article_id":"..."}``."""
+    return "/choose_article" + json.dumps({"article_id": article_id}, separators=(",", ":"))
+
+
+def response_text(domain: DomainDict, response: str, language: str) -> str:
+    """Text of a domain response in ``language``, for texts used inside other messages.
+
+    Same choice as Rasa's conditional variations: the variation whose ``language`` condition
+    matches, else the one without condition.
+    """
+    variations = domain.get("responses", {}).get(response) or []
+    default = next((v["text"] for v in variations if not v.get("condition")), response)
+    for variation in variations:
+        for condition in variation.get("condition") or []:
+            if condition.get("name") == LANGUAGE and condition.get("value") == language:
+                return str(variation["text"])
+    return str(default)
+
+
+def show_article(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    article: Article,
+    score: float | None,
+    question: str | None,
+    articles: list[ShownArticle] | None = None,
+) -> list[EventType]:
+    """Utter the article's short answer with title and link, then ask whether it helped."""
+    dispatcher.utter_message(
+        response="utter_answer", title=article.title, summary=article.summary, url=article.url
+    )
+    dispatcher.utter_message(response="utter_ask_feedback")
+    shown: ShownArticle = {
+        "article_id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "score": None if score is None else round(score, 4),
+        "question": question,
+        "feedback": None,
+    }
+    previous = shown_articles(tracker) if articles is None else articles
+    return [SlotSet(KB_ARTICLES, [*previous, shown]), SlotSet(PENDING_FEEDBACK, article.id)]
+
+
+def next_best(
+    knowledge: KnowledgeBase,
+    question: str | None,
+    language: str,
+    shown: list[ShownArticle],
+) -> tuple[Article, float] | None:
+    """The best article for ``question`` not yet shown for it, if it is close enough.
+
+    "Close enough" is the calibrated clarify threshold: the score at which the search would
+    still have offered the article as a candidate. At most ``max_articles_per_question()``
+    articles are shown for one question; after that a person is better than more reading.
+    """
+    if not question:
+        return None
+    already = {item["article_id"] for item in shown if item["question"] == question}
+    if len(already) >= max_articles_per_question():
+        return None
+    minimum = knowledge.thresholds(language).clarify_min
+    for hit in knowledge.rank(question, language, k=len(already) + 1):
+        if hit.article.id not in already and hit.score >= minimum:
+            return hit.article, hit.score
+    return None
+
+
+def max_articles_per_question() -> int:
+    value = os.environ.get(MAX_ARTICLES_PER_QUESTION_ENV, str(DEFAULT_MAX_ARTICLES_PER_QUESTION))
+    try:
+        return max(1, int(value))
+    except ValueError as exc:
+        raise ValueError(
+            f"{MAX_ARTICLES_PER_QUESTION_ENV} must be an integer, got {value!r}"
+        ) from exc
+
+
+def localized(knowledge: KnowledgeBase, article_id: str | None, language: str) -> Article | None:
+    """The article, in the customer's current language when a translation exists."""
+    if not article_id:
+        return None
+    article = knowledge.get(article_id)
+    if article is None or article.language == language:
+        return article
+    return knowledge.get(f"{article.topic}-{language}") or article
+
+
+_ORDINALS = {
+    1: ("1", "first", "primero", "primera"),  # not "one": "the second one"
+    2: ("2", "second", "segundo", "segunda", "dos", "two"),
+    3: ("3", "third", "tercero", "tercera", "tres", "three"),
+}
+_LAST = ("last", "último", "ultimo", "última", "ultima")
+_TOKEN = re.compile(r"\w+")
+
+
+def candidate_by_ordinal(text: str, candidates: list[str]) -> str | None:
+    """Map "the second one" / "la segunda" / "option 3" / "the last one" to a candidate id."""
+    if not candidates:
+        return None
+    tokens = set(_TOKEN.findall(text.lower()))
+    if tokens & set(_LAST):
+        return candidates[-1]
+    for position, words in _ORDINALS.items():
+        if tokens & set(words) and position <= len(candidates):
+            return candidates[position - 1]
+    return None

@@ -1,0 +1,99 @@
+"""The FastAPI application factory.
+
+Run: ``uvicorn --factory handoff_service.main:create_app --port 8000`` (or ``python -m
+handoff_service.cli serve``).
+"""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from handoff_service import __doc__ as package_doc
+from handoff_service.context import AppContext
+from handoff_service.db import make_engine, make_session_factory
+from handoff_service.due_dates import ServiceLevels
+from handoff_service.kb_drafts import DraftError
+from handoff_service.lifecycle import InvalidTransition
+from handoff_service.logs import configure_logging
+from handoff_service.metrics import Metrics
+from handoff_service.middleware import BodySizeLimit, RequestMetrics
+from handoff_service.migrate import upgrade
+from handoff_service.routers import admin, agents, customers, handoffs, health
+from handoff_service.routers.errors import errors
+from handoff_service.settings import Settings
+from handoff_service.tickets import TicketNotFound
+from handoff_service.triage.classifier import TriageClassifier
+from handoff_service.triage.rules import RoutingRules
+
+logger = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Load and check every piece of configuration; fail at startup, not on the first request."""
+    url = settings.sqlalchemy_url
+    if settings.auto_migrate:
+        upgrade(url)
+    engine = make_engine(url)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        classifier=TriageClassifier.load_or_train(
+            settings.triage_data_path, settings.triage_model_path
+        ),
+        rules=RoutingRules.load(settings.routing_rules_path),
+        levels=ServiceLevels.load(settings.service_levels_path),
+        timezone=ZoneInfo(settings.timezone),
+        metrics=Metrics(),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    ctx = build_context(settings)
+    app = FastAPI(
+        title="nivel0 handoff service",
+        version="0.1.0",
+        description=(package_doc or "")
+        + "\n\nAgents and admins authenticate with bearer tokens; the bot with a service token.",
+        responses=errors(400, 413),
+    )
+    app.state.ctx = ctx
+    for router in (handoffs.router, agents.router, customers.router, admin.router, health.router):
+        app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 with where and why, without echoing the input back: it may hold personal data,
+        and text such as a lone surrogate cannot even be encoded in the response."""
+        detail = [
+            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(TicketNotFound)
+    async def _not_found(_request: Request, exc: TicketNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(InvalidTransition)
+    async def _conflict(_request: Request, exc: InvalidTransition) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(DraftError)
+    async def _draft(_request: Request, exc: DraftError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=ctx.metrics)
+    logger.info(
+        "handoff service ready",
+        extra={"database": ctx.engine.dialect.name, "timezone": settings.timezone},
+    )
+    return app

@@ -1,0 +1,34 @@
+"""Prometheus metrics, in a registry per app so that several apps (tests) can coexist."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "handoff_http_requests_total",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "handoff_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+        self.tickets_created = Counter(
+            "handoff_tickets_created_total",
+            "Tickets created from handoffs, by queue.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.handoff_replays = Counter(
+            "handoff_replays_total",
+            "Handoffs received again for an existing conversation (idempotent replays).",
+            registry=self.registry,
+        )

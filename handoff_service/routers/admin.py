@@ -1,0 +1,76 @@
+"""Accounts and tokens (admins only). The first admin is created with the CLI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from handoff_service import auth
+from handoff_service.dependencies import Admin, DbSession
+from handoff_service.models import Account, ApiToken
+from handoff_service.routers.errors import errors
+from handoff_service.schemas import AccountIn, AccountOut, TokenOut
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=errors(401, 403, 422))
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _account(session: DbSession, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"account {account_id} not found")
+    return account
+
+
+@router.get("/accounts", response_model=list[AccountOut])
+def list_accounts(session: DbSession, _admin: Admin) -> list[AccountOut]:
+    rows = session.scalars(select(Account).order_by(Account.id)).all()
+    return [AccountOut.model_validate(a) for a in rows]
+
+
+@router.post(
+    "/accounts",
+    response_model=TokenOut,
+    status_code=201,
+    responses={409: {"description": "Name taken."}},
+)
+def create_account(body: AccountIn, session: DbSession, _admin: Admin) -> TokenOut:
+    """Create an agent, admin or service (bot) account and its first token (shown once)."""
+    try:
+        account = auth.create_account(session, body.name, body.role)
+        row, token = auth.issue_token(session, account)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, f"account {body.name!r} exists") from None
+    return TokenOut(account=AccountOut.model_validate(account), token=token, token_id=row.id)
+
+
+@router.post(
+    "/accounts/{account_id}/tokens", response_model=TokenOut, status_code=201, responses=errors(404)
+)
+def create_token(account_id: Id, session: DbSession, _admin: Admin) -> TokenOut:
+    account = _account(session, account_id)
+    row, token = auth.issue_token(session, account)
+    session.commit()
+    return TokenOut(account=AccountOut.model_validate(account), token=token, token_id=row.id)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, responses=errors(404))
+def revoke_token(token_id: Id, session: DbSession, _admin: Admin) -> None:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"token {token_id} not found")
+    auth.revoke(session, row)
+    session.commit()
+
+
+@router.post("/accounts/{account_id}/deactivate", response_model=AccountOut, responses=errors(404))
+def deactivate(account_id: Id, session: DbSession, _admin: Admin) -> AccountOut:
+    account = _account(session, account_id)
+    account.active = False
+    session.commit()
+    return AccountOut.model_validate(account)

@@ -1,0 +1,68 @@
+"""Customers look their ticket up with its number and their e-mail address."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import APIRouter, HTTPException, status
+
+from handoff_service import tickets
+from handoff_service.dependencies import DbSession
+from handoff_service.routers.errors import errors
+from handoff_service.schemas import PublicComment, PublicStatus, StatusLookupIn
+from handoff_service.vocabulary import Status, Visibility
+
+router = APIRouter(prefix="/v1", tags=["customers"])
+
+STATUS_TEXT = {
+    "en": {
+        Status.NEW: "Received: an agent will pick it up soon.",
+        Status.ASSIGNED: "An agent has taken your request.",
+        Status.IN_PROGRESS: "We are working on your request.",
+        Status.WAITING_ON_CUSTOMER: "We are waiting for information from you.",
+        Status.RESOLVED: "Resolved.",
+        Status.CLOSED: "Closed.",
+    },
+    "es": {
+        Status.NEW: "Recibida: un agente la atenderá pronto.",
+        Status.ASSIGNED: "Un agente se ha hecho cargo de tu solicitud.",
+        Status.IN_PROGRESS: "Estamos trabajando en tu solicitud.",
+        Status.WAITING_ON_CUSTOMER: "Estamos esperando información tuya.",
+        Status.RESOLVED: "Resuelta.",
+        Status.CLOSED: "Cerrada.",
+    },
+}
+# The customer's language is unknown until the ticket is found: answer in both.
+NOT_FOUND = (
+    "No ticket with this number and e-mail address. / "
+    "No hay ninguna solicitud con este número y correo electrónico."
+)
+
+
+@router.post("/status", response_model=PublicStatus, responses=errors(404, 413, 422))
+def lookup_status(body: StatusLookupIn, session: DbSession) -> PublicStatus:
+    """A ticket's status for its customer. A wrong number/e-mail pair and a missing ticket get
+    the same 404, so tickets cannot be enumerated. (POST keeps the e-mail out of URLs/logs.)"""
+    try:
+        ticket = tickets.get_ticket(session, body.number.upper())
+    except tickets.TicketNotFound:
+        ticket = None
+    given = body.email.casefold().encode()
+    stored = (ticket.customer_email or "").casefold().encode() if ticket else b""
+    if ticket is None or not stored or not hmac.compare_digest(given, stored):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    messages = [
+        PublicComment(body=e.data["body"], created_at=e.created_at)
+        for e in ticket.events
+        if e.kind == "comment" and e.data.get("visibility") == Visibility.CUSTOMER.value
+    ]
+    current = Status(ticket.status)
+    return PublicStatus(
+        number=ticket.number,
+        status=current,
+        status_text=STATUS_TEXT[ticket.language][current],
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        due_at=ticket.due_at,
+        messages=messages,
+    )

@@ -1,0 +1,257 @@
+"""Ticket operations: creation from a handoff (triage, numbering, idempotency) and the agent
+actions. Routers translate HTTP to these calls; the state rules live in lifecycle.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from handoff_service.context import AppContext
+from handoff_service.kb_drafts import write_draft
+from handoff_service.lifecycle import Action, InvalidTransition, check_editable, next_status
+from handoff_service.models import Account, Counter, Ticket, TicketEvent, utcnow
+from handoff_service.schemas import HandoffIn, KbDraftIn
+from handoff_service.summary import customer_text, summarise
+from handoff_service.triage.request_types import classify_request_type
+from handoff_service.triage.rules import TicketFacts
+from handoff_service.vocabulary import Priority, RequestType, Status, Visibility
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+def next_number(session: Session, year: int) -> str:
+    """Allocate ``T-<year>-<000001>`` atomically: an upsert on the year's counter row.
+
+    The row stays locked until the transaction ends, so concurrent creators queue up on
+    PostgreSQL; on SQLite the write lock already serialises them. A rolled-back creation
+    gives its number back.
+    """
+    name = f"ticket-{year}"
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Counter)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    value = session.execute(stmt).scalar_one()
+    return f"T-{year}-{value:06d}"
+
+
+def _by_conversation(session: Session, conversation_id: str) -> Ticket | None:
+    return session.scalars(select(Ticket).where(Ticket.conversation_id == conversation_id)).first()
+
+
+def create_from_handoff(
+    ctx: AppContext, session: Session, handoff: HandoffIn, actor: str
+) -> tuple[Ticket, bool]:
+    """The ticket for ``handoff.conversation_id``, and whether it was created by this call.
+
+    Triage runs before the database is touched, so no lock is held while classifying. Free
+    text arrives already redacted (see schemas.FreeText).
+    """
+    summary = handoff.summary or summarise(handoff)
+    text = customer_text(handoff)
+    prediction = ctx.classifier.predict(f"{text}\n{handoff.summary or ''}")
+    request_type = classify_request_type(text, handoff.reason)
+    customer = handoff.customer.model_dump()
+    rule = ctx.rules.route(
+        TicketFacts(
+            category=prediction.category,
+            request_type=request_type,
+            priority=prediction.priority,
+            language=handoff.language,
+            channel=handoff.channel,
+            reason=handoff.reason,
+            text=f"{text}\n{summary}",
+            customer=customer,
+        )
+    )
+    now = utcnow()
+    due_at = ctx.levels.due_at(now, request_type, prediction.priority, ctx.timezone)
+
+    existing = _by_conversation(session, handoff.conversation_id)
+    if existing is not None:
+        return existing, False
+    ticket = Ticket(
+        number=next_number(session, now.astimezone(ctx.timezone).year),
+        conversation_id=handoff.conversation_id,
+        customer_name=customer["name"],
+        customer_email=customer["email"],
+        customer_phone=customer["phone"],
+        order_number=customer["order_number"],
+        language=handoff.language.value,
+        channel=handoff.channel.value,
+        transcript=[m.model_dump(mode="json", exclude_none=True) for m in handoff.transcript],
+        intent_ranking=[i.model_dump(mode="json") for i in handoff.intent_ranking],
+        kb_articles=[a.model_dump(mode="json", exclude_none=True) for a in handoff.kb_articles],
+        summary=summary,
+        handoff_reason=handoff.reason.value,
+        category=prediction.category.value,
+        category_confidence=prediction.category_confidence,
+        priority=prediction.priority.value,
+        priority_confidence=prediction.priority_confidence,
+        request_type=request_type.value,
+        queue=rule.queue,
+        routing_rule=rule.name,
+        tier=1,
+        status=Status.NEW.value,
+        created_at=now,
+        updated_at=now,
+        due_at=due_at,
+    )
+    ticket.events = [
+        TicketEvent(kind="created", actor=actor, created_at=now, data={"reason": handoff.reason}),
+        TicketEvent(
+            kind="triaged",
+            actor="triage",
+            created_at=now,
+            data={
+                "category": prediction.category.value,
+                "category_confidence": prediction.category_confidence,
+                "priority": prediction.priority.value,
+                "priority_confidence": prediction.priority_confidence,
+                "request_type": request_type.value,
+                "queue": rule.queue,
+                "rule": rule.name,
+                "due_at": due_at.isoformat(),
+            },
+        ),
+    ]
+    session.add(ticket)
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent request created the ticket for this conversation first.
+        session.rollback()
+        existing = _by_conversation(session, handoff.conversation_id)
+        if existing is None:
+            raise
+        return existing, False
+    ctx.metrics.tickets_created.labels(queue=ticket.queue).inc()
+    return ticket, True
+
+
+def get_ticket(session: Session, number: str) -> Ticket:
+    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+    if ticket is None:
+        raise TicketNotFound(f"ticket {number} not found")
+    return ticket
+
+
+def list_tickets(
+    session: Session, filters: dict[str, Any], limit: int, offset: int
+) -> tuple[int, list[Ticket]]:
+    """Tickets matching ``filters`` (column -> value; None = any), earliest due date first."""
+    conditions = [
+        getattr(Ticket, column) == value for column, value in filters.items() if value is not None
+    ]
+    total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Ticket)
+        .where(*conditions)
+        .order_by(Ticket.due_at, Ticket.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return total, list(rows)
+
+
+def _record(ticket: Ticket, actor: Account, kind: str, **data: Any) -> None:
+    now = utcnow()
+    ticket.updated_at = now
+    ticket.events.append(TicketEvent(kind=kind, actor=actor.name, data=data, created_at=now))
+
+
+def transition(ticket: Ticket, actor: Account, action: Action, **data: Any) -> None:
+    """Apply a lifecycle action (raises InvalidTransition) and record it."""
+    before = ticket.status
+    ticket.status = next_status(before, action).value
+    _record(ticket, actor, action.value, **{"from": before, "to": ticket.status, **data})
+
+
+def claim(ticket: Ticket, agent: Account) -> None:
+    transition(ticket, agent, Action.CLAIM)
+    ticket.assignee = agent
+
+
+def resolve(ticket: Ticket, agent: Account, note: str) -> None:
+    transition(ticket, agent, Action.RESOLVE, resolution_note=note)
+    ticket.resolution_note = note
+    ticket.resolved_at = ticket.updated_at
+
+
+def close(ticket: Ticket, agent: Account) -> None:
+    transition(ticket, agent, Action.CLOSE)
+    ticket.closed_at = ticket.updated_at
+
+
+def reopen(ticket: Ticket, agent: Account, reason: str) -> None:
+    transition(ticket, agent, Action.REOPEN, reason=reason)
+    ticket.resolved_at = None
+    ticket.closed_at = None
+    if ticket.assignee is None:
+        ticket.assignee = agent
+
+
+def escalate(ticket: Ticket, agent: Account, tier: int, reason: str, queue: str | None) -> None:
+    if tier <= ticket.tier:
+        raise InvalidTransition(
+            f"ticket is already at tier {ticket.tier}; escalate to a higher tier"
+        )
+    transition(
+        ticket,
+        agent,
+        Action.ESCALATE,
+        reason=reason,
+        from_tier=ticket.tier,
+        to_tier=tier,
+        **({"queue": queue} if queue else {}),
+    )
+    ticket.tier = tier
+    ticket.assignee = None
+    if queue:
+        ticket.queue = queue
+
+
+def comment(ticket: Ticket, agent: Account, body: str, visibility: Visibility) -> None:
+    check_editable(ticket.status, "comment")
+    _record(ticket, agent, "comment", body=body, visibility=visibility.value)
+
+
+def change(
+    ctx: AppContext, ticket: Ticket, agent: Account, priority: Priority | None, queue: str | None
+) -> None:
+    check_editable(ticket.status, "change priority or queue")
+    if priority is not None and priority.value != ticket.priority:
+        _record(
+            ticket, agent, "priority_changed", **{"from": ticket.priority, "to": priority.value}
+        )
+        ticket.priority = priority.value
+        ticket.due_at = ctx.levels.due_at(
+            ticket.created_at, RequestType(ticket.request_type), priority, ctx.timezone
+        )
+    if queue is not None and queue != ticket.queue:
+        _record(ticket, agent, "queue_changed", **{"from": ticket.queue, "to": queue})
+        ticket.queue = queue
+
+
+def make_kb_draft(ctx: AppContext, ticket: Ticket, agent: Account, request: KbDraftIn) -> Path:
+    if Status(ticket.status) not in {Status.RESOLVED, Status.CLOSED}:
+        raise InvalidTransition(
+            f"only resolved or closed tickets can become KB articles; this one is {ticket.status}"
+        )
+    today = utcnow().astimezone(ctx.timezone).date()
+    path = write_draft(ticket, request, ctx.settings.kb_drafts_dir, today)
+    ticket.kb_draft_path = str(path)
+    _record(ticket, agent, "kb_draft_created", path=str(path))
+    return path

@@ -1,0 +1,2 @@
+"""Triage at ticket creation: category and priority (classifier), request type (signals),
+queue (ordered routing rules)."""

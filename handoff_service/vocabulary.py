@@ -1,0 +1,85 @@
+"""The closed sets of values the service speaks (stored as plain strings in the database)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Category(StrEnum):
+    ORDERS = "orders"
+    SHIPPING = "shipping"
+    RETURNS = "returns"
+    REFUNDS = "refunds"
+    WARRANTY = "warranty"
+    PAYMENTS = "payments"
+    INVOICES = "invoices"
+    ACCOUNT = "account"
+    DEVICE_SETUP = "device-setup"
+    TROUBLESHOOTING = "troubleshooting"
+    PRIVACY = "privacy"
+    OTHER = "other"
+
+
+class RequestType(StrEnum):
+    """PQR request types (see docs: seeds-summary)."""
+
+    PETICION = "peticion"  # information request
+    QUEJA = "queja"  # complaint about how we acted
+    RECLAMO = "reclamo"  # asks that a decision/action be reviewed and changed
+    CONSULTA = "consulta"  # asks for an opinion or guidance
+    SUGERENCIA = "sugerencia"  # suggestion or praise
+    SOLICITUD = "solicitud"  # any other request
+
+
+class HandoffReason(StrEnum):
+    CUSTOMER_REQUEST = "customer_request"
+    LOW_CONFIDENCE = "low_confidence"
+    NEGATIVE_FEEDBACK = "negative_feedback"
+    COMPLAINT = "complaint"
+    SENSITIVE_DATA = "sensitive_data"
+
+
+class Language(StrEnum):
+    EN = "en"
+    ES = "es"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    WHATSAPP = "whatsapp"
+    SOCIAL = "social"
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+    SERVICE = "service"  # the bot: may create handoffs only
+
+
+class Visibility(StrEnum):
+    INTERNAL = "internal"
+    CUSTOMER = "customer"
+
+
+class Feedback(StrEnum):
+    HELPFUL = "helpful"
+    NOT_HELPFUL = "not_helpful"
+    NONE = "none"

@@ -1,0 +1,116 @@
+"""On-disk embedding index, keyed by model identity and a content hash per article.
+
+Layout: ``<index_dir>/<model identity>/<article content hash>.npy`` holds the vectors of the
+article's search texts (:func:`search_texts`). An article whose texts did not change is never
+re-embedded; a new model identity starts a new directory. Files are written atomically, so an
+interrupted build leaves no half-written vectors, and stale files of the current model are removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.articles import Article
+from knowledge.embedding import EmbeddingModel
+
+logger = logging.getLogger(__name__)
+
+# Bump when search_texts() changes meaning, so old vectors are not reused by mistake.
+_TEXTS_VERSION = 1
+
+
+def search_texts(article: Article) -> list[str]:
+    """The texts embedded for an article: title, each alternative question, summary (max-sim)."""
+    return [article.title, *article.questions, article.summary]
+
+
+def content_hash(article: Article) -> str:
+    payload = json.dumps(
+        {"v": _TEXTS_VERSION, "lang": article.language, "texts": search_texts(article)},
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    embedded: int  # articles whose vectors were computed now
+    reused: int  # articles whose vectors came from disk
+    removed: int  # stale vector files deleted
+    embedded_texts: int
+
+    def __str__(self) -> str:
+        return (
+            f"embedded {self.embedded} articles ({self.embedded_texts} texts), "
+            f"reused {self.reused}, removed {self.removed} stale"
+        )
+
+
+def build_vectors(
+    articles: list[Article], model: EmbeddingModel, index_dir: Path
+) -> tuple[dict[str, np.ndarray], BuildReport]:
+    """Vectors per article id (rows match :func:`search_texts`), embedding only what changed."""
+    model_dir = Path(index_dir) / model.identity
+    model_dir.mkdir(parents=True, exist_ok=True)
+    vectors: dict[str, np.ndarray] = {}
+    missing: list[tuple[Article, str]] = []
+    for article in articles:
+        key = content_hash(article)
+        cached = _read(model_dir / f"{key}.npy", len(search_texts(article)))
+        if cached is None:
+            missing.append((article, key))
+        else:
+            vectors[article.id] = cached
+    texts = [text for article, _ in missing for text in search_texts(article)]
+    if texts:
+        encoded = model.encode(texts)
+        start = 0
+        for article, key in missing:
+            n = len(search_texts(article))
+            vectors[article.id] = encoded[start : start + n]
+            _write_atomic(model_dir / f"{key}.npy", vectors[article.id])
+            start += n
+    keep = {f"{content_hash(a)}.npy" for a in articles}
+    removed = 0
+    for file in model_dir.glob("*.npy"):
+        if file.name not in keep:
+            file.unlink(missing_ok=True)
+            removed += 1
+    report = BuildReport(
+        embedded=len(missing),
+        reused=len(articles) - len(missing),
+        removed=removed,
+        embedded_texts=len(texts),
+    )
+    logger.info("index %s: %s", model_dir, report)
+    return vectors, report
+
+
+def _read(path: Path, rows: int) -> np.ndarray | None:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if array.ndim != 2 or array.shape[0] != rows:
+        logger.warning("ignoring corrupt index file %s", path)
+        return None
+    return array.astype(np.float32, copy=False)
+
+
+def _write_atomic(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,190 @@
+"""Semantic search over the knowledge base with confidence bands.
+
+Score of an article for a query, within the customer's language only::
+
+    score = (1 - w) * max_i cos(embed(query), embed(text_i))
+            +     w * max_i cos(tfidf(query), tfidf(text_i))
+
+where text_i are the article's title, alternative questions and summary (max-sim over several
+vectors per article), tfidf is a character n-gram TF-IDF fitted on that language's texts and the
+lexical weight w is chosen per language by calibration (0 = pure embeddings). Draft articles are
+loaded (``get`` finds them) but never searched.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from knowledge.articles import Article, ArticleError, load_articles
+from knowledge.bands import Band, Calibration, Thresholds, assign_band
+from knowledge.embedding import EmbeddingModel, load_model
+from knowledge.index import build_vectors, search_texts
+from knowledge.settings import DEFAULT_MAX_QUERY_CHARS, LANGUAGES, Settings
+
+__all__ = ["Band", "Hit", "KnowledgeBase", "SearchOutcome"]
+
+logger = logging.getLogger(__name__)
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Hit:
+    article: Article
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """``hits`` are best first: the answer (ANSWER), the candidates (CLARIFY), none (FALLBACK).
+
+    ``reason`` says why the band was chosen: confident, ambiguous, low_score, empty, no_letters,
+    too_long.
+    """
+
+    band: Band
+    hits: list[Hit] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per-article component scores of a batch of queries (rows) in one language."""
+
+    articles: list[Article]
+    dense: np.ndarray  # (queries, articles)
+    lexical: np.ndarray  # (queries, articles)
+
+    def combined(self, lexical_weight: float) -> np.ndarray:
+        return (1.0 - lexical_weight) * self.dense + lexical_weight * self.lexical
+
+
+class _LanguageIndex:
+    """Vectors and TF-IDF matrix of the published articles of one language."""
+
+    def __init__(self, articles: list[Article], vectors: dict[str, np.ndarray]):
+        self.articles = articles
+        texts = [text for a in articles for text in search_texts(a)]
+        counts = [len(search_texts(a)) for a in articles]
+        self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+        self.vectors = np.vstack([vectors[a.id] for a in articles])
+        self.tfidf = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(2, 4),
+            lowercase=True,
+            strip_accents="unicode",
+            sublinear_tf=True,
+        )
+        self.lexical = self.tfidf.fit_transform(texts)
+
+    def scores(self, query_vectors: np.ndarray, queries: list[str]) -> Scores:
+        dense = np.maximum.reduceat(query_vectors @ self.vectors.T, self.starts, axis=1)
+        lex_sims = (self.tfidf.transform(queries) @ self.lexical.T).toarray()
+        lexical = np.maximum.reduceat(lex_sims, self.starts, axis=1)
+        return Scores(self.articles, dense, lexical)
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        articles: list[Article],
+        model: EmbeddingModel,
+        index_dir: Path,
+        calibration: Calibration,
+        max_query_chars: int = DEFAULT_MAX_QUERY_CHARS,
+        load_errors: list[ArticleError] | None = None,
+    ):
+        self.model = model
+        self.calibration = calibration
+        self.max_query_chars = max_query_chars
+        self.load_errors = load_errors or []
+        self._by_id = {a.id: a for a in articles}
+        published = [a for a in articles if a.is_published]
+        vectors, self.build_report = build_vectors(published, model, index_dir)
+        self._indexes = {
+            lang: _LanguageIndex(group, vectors)
+            for lang in LANGUAGES
+            if (group := [a for a in published if a.language == lang])
+        }
+
+    @classmethod
+    def from_env(cls) -> KnowledgeBase:
+        """Load articles, model, index and calibration as configured by the environment."""
+        settings = Settings.from_env()
+        loaded = load_articles(settings.kb_dir)
+        model = load_model(settings.model_path)
+        return cls(
+            loaded.articles,
+            model,
+            settings.index_dir,
+            Calibration.load(settings.calibration_path, model.identity),
+            settings.max_query_chars,
+            loaded.errors,
+        )
+
+    def get(self, article_id: str) -> Article | None:
+        return self._by_id.get(article_id)
+
+    def articles(self, language: str | None = None) -> list[Article]:
+        return [a for a in self._by_id.values() if language in (None, a.language)]
+
+    def thresholds(self, language: str) -> Thresholds:
+        return self.calibration.for_language(language)
+
+    def clean_query(self, text: str | None) -> tuple[str, str]:
+        """``(query, "")`` or ``("", reason)`` when the input must not be searched."""
+        query = _WHITESPACE.sub(" ", text or "").strip()
+        if not query:
+            return "", "empty"
+        if len(query) > self.max_query_chars:
+            return "", "too_long"
+        if sum(ch.isalpha() for ch in query) < 2:
+            return "", "no_letters"
+        return query, ""
+
+    def scores(self, queries: list[str], language: str) -> Scores:
+        """Component scores for cleaned queries (used by search, calibration and evaluation)."""
+        index = self._index(language)
+        if index is None:
+            return Scores([], np.zeros((len(queries), 0)), np.zeros((len(queries), 0)))
+        return index.scores(self.model.encode(queries), queries)
+
+    def rank(self, text: str, language: str, k: int = 3) -> list[Hit]:
+        """The k best articles regardless of confidence ([] for input that is not searched)."""
+        query, reason = self.clean_query(text)
+        if reason:
+            return []
+        scores = self.scores([query], language)
+        combined = scores.combined(self.thresholds(language).lexical_weight)[0]
+        order = np.argsort(-combined, kind="stable")[:k]
+        return [Hit(scores.articles[i], float(combined[i])) for i in order]
+
+    def search(self, text: str, language: str, k: int = 3) -> SearchOutcome:
+        """Best articles in ``language`` for the customer's text, with a confidence band."""
+        query, reason = self.clean_query(text)
+        if reason:
+            return SearchOutcome(Band.FALLBACK, [], reason)
+        hits = self.rank(query, language, k=max(k, 2))
+        if not hits:
+            return SearchOutcome(Band.FALLBACK, [], "low_score")
+        t = self.thresholds(language)
+        second = hits[1].score if len(hits) > 1 else -1.0
+        band = assign_band(hits[0].score, second, t)
+        if band is Band.ANSWER:
+            return SearchOutcome(band, hits[:1], "confident")
+        if band is Band.CLARIFY:
+            return SearchOutcome(
+                band, [h for h in hits[:k] if h.score >= t.clarify_min], "ambiguous"
+            )
+        return SearchOutcome(band, [], "low_score")
+
+    def _index(self, language: str) -> _LanguageIndex | None:
+        if language not in LANGUAGES:
+            raise ValueError(f"unsupported language {language!r}; expected one of {LANGUAGES}")
+        return self._indexes.get(language)

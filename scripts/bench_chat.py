@@ -1,0 +1,158 @@
+"""Chat latency benchmark (not a test): reply latency of the bot through the REST channel.
+
+Sends the in-scope KB questions of tests/eval/test.yml, each as the first message of a new
+conversation (with ``metadata.language``), to a running Rasa server (``--url``) or to servers it
+starts itself (default; needs a trained model in bot/models). In the same run it also times the
+knowledge search alone (embedding + search, ``KnowledgeBase.search``) on the same questions, so
+the two figures can be compared. Writes var/reports/bench_chat.json. Goal: chat p95 <= 250 ms.
+
+    .venv/bin/python scripts/bench_chat.py [--url http://localhost:5005] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bot")]
+
+import httpx  # noqa: E402
+
+from knowledge.evalset import EvalSet  # noqa: E402
+from tests.bot.servers import TRAIN_HINT, ChatServers, latest_model  # noqa: E402
+
+GOAL_P95_MS = 250.0
+WARM_UP_MESSAGES = ("hi", "how long does a refund take?", "hola", "¿cuánto tarda el envío?")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, round(q / 100 * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summary(latencies_ms: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(latencies_ms, 50), 1),
+        "p95_ms": round(percentile(latencies_ms, 95), 1),
+        "mean_ms": round(statistics.fmean(latencies_ms), 1),
+        "max_ms": round(max(latencies_ms), 1),
+    }
+
+
+def reply_kind(messages: list[dict[str, Any]]) -> str:
+    """answer / clarify / fallback / other, from the buttons the bot sent."""
+    payloads = [b.get("payload", "") for m in messages for b in m.get("buttons", [])]
+    if "/affirm" in payloads:
+        return "answer"
+    if any(p.startswith("/choose_article") for p in payloads):
+        return "clarify"
+    if "/request_human" in payloads:
+        return "fallback"
+    return "other"
+
+
+def bench_chat(url: str, questions: list[tuple[str, str]]) -> tuple[list[float], Counter[str]]:
+    webhook = f"{url.rstrip('/')}/webhooks/rest/webhook"
+    latencies: list[float] = []
+    kinds: Counter[str] = Counter()
+    with httpx.Client(timeout=60.0) as client:
+        for text in WARM_UP_MESSAGES:
+            client.post(webhook, json={"sender": f"bench-warm-{uuid.uuid4().hex}", "message": text})
+        for text, language in questions:
+            body = {
+                "sender": f"bench-{uuid.uuid4().hex}",
+                "message": text,
+                "metadata": {"language": language},
+            }
+            start = time.perf_counter()
+            response = client.post(webhook, json=body)
+            latencies.append((time.perf_counter() - start) * 1000)
+            response.raise_for_status()
+            kinds[reply_kind(response.json())] += 1
+    return latencies, kinds
+
+
+def bench_search(questions: list[tuple[str, str]]) -> list[float]:
+    """Embedding + search alone, in this process, with the action server's KB configuration."""
+    from actions import kb
+
+    knowledge = kb.get_knowledge_base()
+    for text in WARM_UP_MESSAGES:
+        knowledge.search(text, language="en", k=3)
+    latencies: list[float] = []
+    for text, language in questions:
+        start = time.perf_counter()
+        knowledge.search(text, language=language, k=3)
+        latencies.append((time.perf_counter() - start) * 1000)
+    return latencies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="running Rasa server; default: start Rasa + actions here")
+    parser.add_argument("--eval-set", type=Path, default=ROOT / "tests" / "eval" / "test.yml")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N questions")
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports" / "bench_chat.json")
+    args = parser.parse_args(argv)
+
+    for name, value in (
+        ("RASA_TELEMETRY_ENABLED", "false"),
+        ("HF_HUB_OFFLINE", "1"),
+        ("TRANSFORMERS_OFFLINE", "1"),
+    ):
+        os.environ.setdefault(name, value)
+    if not args.eval_set.is_file():
+        print(f"no evaluation set at {args.eval_set}", file=sys.stderr)
+        return 2
+    evalset = EvalSet.load(args.eval_set)
+    questions = [(q.text, q.language) for q in evalset.in_scope]
+    if args.limit > 0:
+        questions = questions[: args.limit]
+
+    with ExitStack() as stack:
+        url = args.url
+        if url is None:
+            model = latest_model()
+            if model is None:
+                print(TRAIN_HINT, file=sys.stderr)
+                return 2
+            log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chat-")))
+            url = stack.enter_context(ChatServers(log_dir=log_dir, model=model)).rasa_url
+        chat_ms, kinds = bench_chat(url, questions)
+    search_ms = bench_search(questions)
+
+    chat = summary(chat_ms)
+    report = {
+        "benchmark": "bench_chat",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "eval_set": str(args.eval_set.relative_to(ROOT)),
+        "questions": len(questions),
+        "chat_reply": chat,
+        "search_only": summary(search_ms),
+        "reply_kinds": dict(kinds),
+        "goal_p95_ms": GOAL_P95_MS,
+        "meets_goal": chat["p95_ms"] <= GOAL_P95_MS,
+        "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": list(os.getloadavg())},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Benchmark (not a test): handoff creation latency and throughput, SQLite and PostgreSQL.
+
+For each backend: a fresh database (a new SQLite file; a new PostgreSQL database on
+127.0.0.1:5432, dropped afterwards), a service token from the CLI, uvicorn on a free port,
+then N handoffs POSTed by C concurrent httpx clients. Writes p50/p95/p99 latency and
+tickets/second to var/reports/bench_handoff.json. Goal: p95 <= 50 ms.
+
+    .venv/bin/python scripts/bench_handoff.py [--requests 1000] [--concurrency 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import platform
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+DATA = ROOT / "handoff_service" / "triage" / "data" / "labelled_requests.csv"
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+GOAL_P95_MS = 50.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="bench_handoff_") as tmp:
+        yield f"sqlite:///{tmp}/handoff.db"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    name = f"nivel0_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_DSN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def service_env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "HANDOFF_LOG_LEVEL": "WARNING",
+        "HANDOFF_TRIAGE_MODEL_PATH": str(ROOT / "var" / "models" / "triage.joblib"),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def bot_token(env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [PYTHON, "-m", "handoff_service.cli", "create-token", "bench-bot", "--role", "service"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+@contextmanager
+def running_service(env: dict[str, str], workers: int) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "handoff_service.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the service exited during startup")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the service did not become healthy within 120 s")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def payloads(count: int) -> list[dict[str, object]]:
+    with DATA.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    run = secrets.token_hex(4)
+    result = []
+    for i in range(count):
+        row = rows[i % len(rows)]
+        result.append(
+            {
+                "conversation_id": f"bench-{run}-{i}",
+                "customer": {
+                    "name": "Bench Customer",
+                    "email": f"c{i}@example.com",
+                    "order_number": f"VT-{100000 + i}",
+                },
+                "language": row["language"],
+                "channel": "web",
+                "transcript": [
+                    {"role": "customer", "text": row["text"]},
+                    {
+                        "role": "bot",
+                        "text": "Te paso con un agente."
+                        if row["language"] == "es"
+                        else "Let me get you an agent.",
+                    },
+                    {
+                        "role": "customer",
+                        "text": "ok, gracias" if row["language"] == "es" else "ok",
+                    },
+                ],
+                "intent_ranking": [{"name": f"{row['category']}_question", "confidence": 0.41}],
+                "kb_articles": [{"article_id": "order-status-en", "feedback": "not_helpful"}],
+                "reason": "low_confidence",
+            }
+        )
+    return result
+
+
+async def load(
+    base: str, token: str, bodies: list[dict[str, object]], concurrency: int
+) -> tuple[list[float], int, float]:
+    queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    errors = 0
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def client_task() -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+            while True:
+                try:
+                    body = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                start = time.perf_counter()
+                response = await client.post("/v1/handoffs", json=body)
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 201:
+                    errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client_task() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - start
+
+
+def percentile(values: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+def bench_backend(name: str, database: str, args: argparse.Namespace) -> dict[str, object]:
+    env = service_env(database)
+    token = bot_token(env)  # also runs the migrations on the fresh database
+    with running_service(env, args.workers) as base:
+        asyncio.run(load(base, token, payloads(args.warmup), args.concurrency))  # warm-up
+        latencies, errors, elapsed = asyncio.run(
+            load(base, token, payloads(args.requests), args.concurrency)
+        )
+    ms = [x * 1000 for x in latencies]
+    result = {
+        "backend": name,
+        "requests": len(ms),
+        "errors": errors,
+        "concurrency": args.concurrency,
+        "server_workers": args.workers,
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "max_ms": round(max(ms), 2),
+        "tickets_per_s": round((len(ms) - errors) / elapsed, 1),
+    }
+    result["p95_goal_met"] = result["p95_ms"] <= GOAL_P95_MS
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports" / "bench_handoff.json")
+    args = parser.parse_args()
+
+    databases = {"sqlite": sqlite_database, "postgres": postgres_database}
+    results = []
+    for name in args.backends.split(","):
+        with databases[name]() as database:
+            results.append(bench_backend(name, database, args))
+    report = {
+        "benchmark": "POST /v1/handoffs (ticket creation incl. triage), fresh database",
+        "goal": f"p95 <= {GOAL_P95_MS} ms",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_at_end": os.getloadavg(),
+            "python": platform.python_version(),
+        },
+        "note": "client and server share the machine's cores",
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

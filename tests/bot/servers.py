@@ -1,0 +1,178 @@
+"""Start the real Rasa server and action server as subprocesses on free ports.
+
+Used by the end-to-end tests and by scripts/bench_chat.py. Both servers run from ``bot/`` the
+way they run in production (the action server with the project root on PYTHONPATH so it can
+import the knowledge package); output goes to log files under ``log_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT_DIR = ROOT / "bot"
+MODELS_DIR = BOT_DIR / "models"
+APP_PYTHON = ROOT / ".venv" / "bin" / "python"
+RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+
+TRAIN_HINT = (
+    "No trained Rasa model in bot/models. Train one first: "
+    "`cd bot && ../.venv-rasa/bin/rasa train --data data ../intents --out models` "
+    "(the Makefile does this before the tests)."
+)
+
+
+class ServerError(RuntimeError):
+    """A server did not start; the message includes the end of its log."""
+
+
+def latest_model() -> Path | None:
+    models = sorted(MODELS_DIR.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@dataclass
+class ChatServers:
+    """Rasa (REST channel) + action server. Use as a context manager."""
+
+    log_dir: Path
+    model: Path
+    env: dict[str, str] = field(default_factory=dict)
+    startup_timeout: float = 240.0
+    rasa_port: int = field(default_factory=free_port)
+    action_port: int = field(default_factory=free_port)
+    _processes: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}"
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.rasa_url}/webhooks/rest/webhook"
+
+    def __enter__(self) -> ChatServers:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**_base_env(), **self.env}
+        pythonpath = [str(ROOT), env.get("PYTHONPATH", "")]
+        action_env = {**env, "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)}
+        self._spawn(
+            "actions",
+            [
+                *(str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions"),
+                *("--port", str(self.action_port)),
+            ],
+            action_env,
+        )
+        rasa_env = {**env, "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook"}
+        self._spawn(
+            "rasa",
+            [
+                *(str(RASA), "run", "--enable-api", "-m", str(self.model)),
+                *("--port", str(self.rasa_port), "-i", "127.0.0.1"),
+                *("--endpoints", "endpoints.yml", "--credentials", "credentials.yml"),
+            ],
+            rasa_env,
+        )
+        self._wait_until_ready(f"{self.action_url}/health", 0)
+        self._wait_until_ready(f"{self.rasa_url}/status", 1)
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=BOT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self._processes.append((process, log_path))
+
+    def _wait_until_ready(self, url: str, index: int) -> None:
+        process, log_path = self._processes[index]
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise ServerError(
+                    f"{' '.join(map(str, process.args))} exited with {process.returncode}:\n"
+                    + tail(log_path)
+                )
+            try:
+                if httpx.get(url, timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise ServerError(f"{url} not ready after {self.startup_timeout:.0f} s:\n{tail(log_path)}")
+
+    def stop(self) -> None:
+        for process, _ in self._processes:
+            if process.poll() is None:
+                process.terminate()
+        for process, _ in self._processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._processes.clear()
+
+    def say(
+        self,
+        sender: str,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        client: httpx.Client | None = None,
+    ) -> list[dict[str, Any]]:
+        """Send one customer message through the REST channel; return the bot's messages."""
+        body: dict[str, Any] = {"sender": sender, "message": message}
+        if metadata is not None:
+            body["metadata"] = metadata
+        post = client.post if client is not None else httpx.post
+        response = post(self.webhook, json=body, timeout=60.0)
+        response.raise_for_status()
+        return list(response.json())
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(no log: {exc})"

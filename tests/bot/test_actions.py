@@ -1,0 +1,236 @@
+"""Custom actions against the real knowledge package, on the small fixture KB (conftest)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from actions.actions import (
+    ActionFeedbackNo,
+    ActionFeedbackYes,
+    ActionHandover,
+    ActionSearchKb,
+    ActionShowArticle,
+    candidate_by_ordinal,
+    choose_payload,
+)
+
+from tests.bot.helpers import DOMAIN, Conversation, responses
+
+pytestmark = pytest.mark.usefixtures("knowledge_base")
+
+REFUND_QUESTION_EN = "how long does a refund take"
+
+
+def answer(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(m for m in messages if m["response"] == "utter_answer")
+
+
+def test_answer_in_english_with_title_link_and_feedback_question() -> None:
+    conversation = Conversation("en")
+    messages, _ = conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
+
+    assert responses(messages) == ["utter_answer", "utter_ask_feedback"]
+    shown = answer(messages)
+    assert shown["title"] == "How long does a refund take?"
+    assert shown["summary"].startswith("We inspect returns within 3 business days")
+    assert shown["url"] == "https://help.example.test/en/refund-timeline"
+    assert conversation.slots["pending_feedback"] == "refund-timeline-en"
+    assert conversation.slots["last_question"] == REFUND_QUESTION_EN
+    [record] = conversation.slots["kb_articles"]
+    assert record["article_id"] == "refund-timeline-en"
+    assert record["feedback"] is None
+    assert record["question"] == REFUND_QUESTION_EN
+
+
+def test_answer_in_spanish_uses_spanish_article() -> None:
+    conversation = Conversation("es")
+    messages, _ = conversation.run(
+        ActionSearchKb(), "no me llega el correo para restablecer la contraseña"
+    )
+
+    assert responses(messages) == ["utter_answer", "utter_ask_feedback"]
+    shown = answer(messages)
+    assert shown["title"] == "No me llega el email para restablecer la contraseña"
+    assert shown["url"] == "https://help.example.test/es/password-reset"
+    assert conversation.slots["pending_feedback"] == "password-reset-es"
+
+
+@pytest.mark.parametrize(
+    ("language", "none_title"), [("en", "None of these"), ("es", "Ninguno de estos")]
+)
+def test_close_articles_are_offered_as_buttons(language: str, none_title: str) -> None:
+    conversation = Conversation(language)
+    question = {"en": "question about my refund", "es": "pregunta sobre mi reembolso"}[language]
+    messages, _ = conversation.run(ActionSearchKb(), question)
+
+    assert responses(messages) == ["utter_clarify"]
+    buttons = messages[0]["buttons"]
+    ids = {f"refund-timeline-{language}", f"refund-method-{language}"}
+    assert {b["payload"] for b in buttons[:-1]} == {choose_payload(i) for i in ids}
+    assert buttons[-1] == {"title": none_title, "payload": "/deny"}
+    assert set(conversation.slots["kb_candidates"]) == ids
+    assert conversation.slots["pending_feedback"] is None
+
+
+def test_choose_payload_is_rasa_intent_syntax() -> None:
+    assert choose_payload("refund-method-en") == '/choose_article{"article_id":"refund-method-en"}'
+
+
+def test_choosing_a_candidate_shows_it_and_asks_for_feedback() -> None:
+    conversation = Conversation("en")
+    conversation.run(ActionSearchKb(), "question about my refund")
+    messages, _ = conversation.run(
+        ActionShowArticle(),
+        choose_payload("refund-method-en"),
+        intent="choose_article",
+        entities=[{"entity": "article_id", "value": "refund-method-en"}],
+    )
+
+    assert responses(messages) == ["utter_answer", "utter_ask_feedback"]
+    assert answer(messages)["title"] == "Where does my refund go?"
+    assert conversation.slots["pending_feedback"] == "refund-method-en"
+    assert conversation.slots["kb_candidates"] == ["refund-timeline-en"]
+
+
+def test_typed_ordinal_picks_a_candidate() -> None:
+    candidates = ["a-en", "b-en", "c-en"]
+    assert candidate_by_ordinal("the second one", candidates) == "b-en"
+    assert candidate_by_ordinal("la primera", candidates) == "a-en"
+    assert candidate_by_ordinal("el último", candidates) == "c-en"
+    assert candidate_by_ordinal("option 3", candidates[:2]) is None
+    assert candidate_by_ordinal("whatever", candidates) is None
+
+
+def test_chosen_article_follows_the_customer_language() -> None:
+    conversation = Conversation("es")
+    messages, _ = conversation.run(
+        ActionShowArticle(),
+        "/choose_article",
+        intent="choose_article",
+        entities=[{"entity": "article_id", "value": "refund-method-en"}],
+    )
+    assert answer(messages)["url"] == "https://help.example.test/es/refund-method"
+
+
+def test_unknown_article_is_reported() -> None:
+    conversation = Conversation("en")
+    messages, _ = conversation.run(
+        ActionShowArticle(),
+        "/choose_article",
+        intent="choose_article",
+        entities=[{"entity": "article_id", "value": "no-such-article-en"}],
+    )
+    assert responses(messages) == ["utter_article_not_found"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["asdf", "", "   ", "what's the weather in Paris", "refund " * 1000],
+    ids=["gibberish", "empty", "blank", "out-of-scope", "5000-chars"],
+)
+def test_nothing_close_enough_falls_back_without_an_article(text: str) -> None:
+    conversation = Conversation("en")
+    messages, _ = conversation.run(ActionSearchKb(), text, intent="nlu_fallback")
+
+    assert responses(messages) == ["utter_fallback"]
+    assert conversation.slots["pending_feedback"] is None
+    assert not conversation.slots["kb_articles"]
+
+
+def test_yes_records_helpful_and_closes() -> None:
+    conversation = Conversation("en")
+    conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
+    messages, _ = conversation.run(ActionFeedbackYes(), "/affirm", intent="affirm")
+
+    assert responses(messages) == ["utter_glad_to_help"]
+    assert conversation.slots["kb_articles"][0]["feedback"] == "helpful"
+    assert conversation.slots["pending_feedback"] is None
+
+
+def test_no_offers_the_next_best_article_then_hands_over(caplog: pytest.LogCaptureFixture) -> None:
+    conversation = Conversation("en")
+    conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
+
+    messages, _ = conversation.run(ActionFeedbackNo(), "/deny", intent="deny")
+    assert responses(messages) == ["utter_next_best", "utter_answer", "utter_ask_feedback"]
+    assert answer(messages)["title"] == "Where does my refund go?"
+    assert conversation.slots["pending_feedback"] == "refund-method-en"
+
+    # The remaining articles are not close enough: hand over, keeping the feedback.
+    with caplog.at_level(logging.INFO, logger="actions.handover"):
+        messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
+    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+    records = conversation.slots["kb_articles"]
+    assert [(r["article_id"], r["feedback"]) for r in records] == [
+        ("refund-timeline-en", "not_helpful"),
+        ("refund-method-en", "not_helpful"),
+    ]
+    assert conversation.slots["pending_feedback"] is None
+    assert "'reason': 'not_solved'" in caplog.text
+    assert "'feedback': 'not_helpful'" in caplog.text
+
+
+def test_no_hands_over_once_enough_articles_were_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NIVEL0_MAX_ARTICLES_PER_QUESTION", "1")
+    conversation = Conversation("en")
+    conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
+    messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
+
+    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+
+
+def test_no_without_a_close_second_article_hands_over() -> None:
+    conversation = Conversation("en")
+    conversation.run(ActionSearchKb(), "I never got the reset password email")
+    messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
+
+    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+
+
+def test_none_of_these_after_clarify_hands_over() -> None:
+    conversation = Conversation("en")
+    conversation.run(ActionSearchKb(), "question about my refund")
+    messages, _ = conversation.run(ActionFeedbackNo(), "/deny", intent="deny")
+
+    assert responses(messages) == ["utter_handover"]
+    assert conversation.slots["kb_candidates"] == []
+
+
+def test_yes_or_no_without_open_question_is_searched_like_any_message() -> None:
+    conversation = Conversation("en")
+    conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
+    conversation.run(ActionFeedbackYes(), "yes", intent="affirm")
+
+    messages, _ = conversation.run(ActionFeedbackYes(), "asdf", intent="affirm")
+    assert responses(messages) == ["utter_fallback"]
+    messages, _ = conversation.run(ActionFeedbackNo(), "asdf", intent="deny")
+    assert responses(messages) == ["utter_fallback"]
+    # A stray message that falls back is not remembered as the customer's question.
+    assert conversation.slots["last_question"] == REFUND_QUESTION_EN
+
+    password_question = "I never got the reset password email"
+    messages, _ = conversation.run(ActionFeedbackNo(), password_question, intent="deny")
+    assert responses(messages) == ["utter_answer", "utter_ask_feedback"]
+    assert conversation.slots["last_question"] == password_question
+
+
+def test_handover_passes_the_conversation_context(caplog: pytest.LogCaptureFixture) -> None:
+    conversation = Conversation("es", sender_id="web-42")
+    conversation.run(ActionSearchKb(), "cuánto tarda el reembolso")
+    with caplog.at_level(logging.INFO, logger="actions.handover"):
+        messages, _ = conversation.run(
+            ActionHandover(), "quiero hablar con una persona", intent="request_human"
+        )
+
+    assert responses(messages) == ["utter_handover"]
+    assert "'conversation_id': 'web-42'" in caplog.text
+    assert "'reason': 'customer_request'" in caplog.text
+    assert "'last_question': 'cuánto tarda el reembolso'" in caplog.text
+    assert "refund-timeline-es" in caplog.text
+
+
+def test_handover_text_does_not_claim_a_ticket_exists() -> None:
+    texts = [v["text"].lower() for v in DOMAIN["responses"]["utter_handover"]]
+    assert texts and not any("ticket" in t or "incidencia" in t for t in texts)

@@ -1,0 +1,122 @@
+"""End to end: the real Rasa server (trained model in bot/models) and the real action server,
+spoken to through the REST channel in English and Spanish, with the project's knowledge base.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from knowledge.articles import Article, load_articles
+from tests.bot.servers import ROOT, TRAIN_HINT, ChatServers, latest_model
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServers]:
+    model = latest_model()
+    if model is None:
+        pytest.fail(TRAIN_HINT, pytrace=False)
+    with ChatServers(log_dir=tmp_path_factory.mktemp("e2e-logs"), model=model) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def articles() -> dict[str, Article]:
+    return {a.id: a for a in load_articles(ROOT / "kb_articles").articles}
+
+
+def texts(messages: list[dict[str, Any]]) -> list[str]:
+    return [m.get("text", "") for m in messages]
+
+
+def buttons(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(b["title"], b["payload"]) for m in messages for b in m.get("buttons", [])]
+
+
+class Chat:
+    def __init__(self, servers: ChatServers, metadata: dict[str, Any] | None = None):
+        self.servers = servers
+        self.sender = f"e2e-{uuid.uuid4().hex[:8]}"
+        self.metadata = metadata
+
+    def say(self, message: str) -> list[dict[str, Any]]:
+        return self.servers.say(self.sender, message, self.metadata)
+
+
+def assert_answers_with(messages: list[dict[str, Any]], article: Article) -> None:
+    joined = "\n".join(texts(messages))
+    assert article.title in joined, joined
+    assert article.summary in joined, joined
+    assert article.url in joined, joined
+
+
+def test_english_conversation(servers: ChatServers, articles: dict[str, Article]) -> None:
+    chat = Chat(servers)
+    assert "virtual assistant" in " ".join(texts(chat.say("hi")))
+
+    reply = chat.say("how long does a refund take?")
+    assert_answers_with(reply, articles["refund-timeline-en"])
+    assert buttons(reply) == [("Yes", "/affirm"), ("No", "/deny")]
+    assert texts(reply)[-1] == "Did this solve your problem?"
+
+    assert texts(chat.say("/affirm")) == [
+        "Great, glad I could help! Thanks for contacting us. If you need anything else, just write."
+    ]
+
+    assert texts(chat.say("talk to a human")) == [
+        "I'll connect you with a person from our support team."
+    ]
+
+    long_text = ("I have a problem with my order and the refund " * 120)[:5000]
+    for message in ("asdf", "", long_text):
+        reply = chat.say(message)
+        assert texts(reply)[0].startswith("I'm not sure"), message[:20]
+        assert buttons(reply) == [("Talk to a person", "/request_human")]
+
+
+def test_spanish_conversation(servers: ChatServers, articles: dict[str, Article]) -> None:
+    chat = Chat(servers)
+    assert texts(chat.say("hola"))[0].startswith("¡Hola!")
+
+    reply = chat.say("no me llega el correo para restablecer la contraseña")
+    assert_answers_with(reply, articles["password-reset-es"])
+    assert buttons(reply) == [("Sí", "/affirm"), ("No", "/deny")]
+
+    assert texts(chat.say("sí"))[0].startswith("¡Genial")
+
+    assert texts(chat.say("quiero hablar con una persona")) == [
+        "Te pondré en contacto con una persona de nuestro equipo de soporte."
+    ]
+
+    # "asdf" gives no language evidence: the conversation stays in Spanish.
+    reply = chat.say("asdf")
+    assert texts(reply)[0].startswith("No estoy seguro")
+    assert buttons(reply) == [("Hablar con una persona", "/request_human")]
+
+
+def test_language_from_website_metadata(servers: ChatServers) -> None:
+    chat = Chat(servers, metadata={"language": "es"})
+    assert texts(chat.say("hello"))[0].startswith("¡Hola!")
+
+
+def test_no_offers_the_next_best_article_then_hands_over(
+    servers: ChatServers, articles: dict[str, Article]
+) -> None:
+    chat = Chat(servers)
+    chat.say("how long does a refund take?")
+
+    reply = texts(chat.say("/deny"))
+    assert reply[0] == "Sorry about that. Maybe this other article helps:"
+    assert articles["refund-timeline-en"].url not in reply[1]
+    assert "More information: http" in reply[1]
+    assert reply[2] == "Did this solve your problem?"
+
+    assert texts(chat.say("no")) == [
+        "I'm sorry I couldn't solve it.",
+        "I'll connect you with a person from our support team.",
+    ]

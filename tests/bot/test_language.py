@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from actions.actions import ActionDetectLanguage
+from actions.language import detect_language, language_from_metadata, resolve_language
+
+from knowledge.evalset import EvalSet
+from tests.bot.helpers import Conversation
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no me llega el correo para restablecer la contraseña", "es"),
+        ("quiero hablar con una persona", "es"),
+        ("hola", "es"),
+        ("sí", "es"),
+        ("¿cuánto tarda?", "es"),
+        ("how long does a refund take?", "en"),
+        ("talk to a human", "en"),
+        ("hello", "en"),
+        ("yes", "en"),
+    ],
+)
+def test_detects_spanish_and_english(text: str, expected: str) -> None:
+    assert detect_language(text) == expected
+
+
+@pytest.mark.parametrize("text", ["ok", "no", "asdf", "", "12345", "/affirm", None])
+def test_ambiguous_text_gives_no_language(text: str | None) -> None:
+    assert detect_language(text) is None
+
+
+def test_metadata_language_wins_over_text() -> None:
+    assert resolve_language("how long does a refund take?", {"language": "es"}, "en") == "es"
+    assert language_from_metadata({"language": "es-ES"}) == "es"
+    assert language_from_metadata({"language": "fr"}) is None
+    assert language_from_metadata({"language": 3}) is None
+
+
+def test_language_is_sticky_when_text_is_ambiguous() -> None:
+    assert resolve_language("ok", None, "es") == "es"
+    assert resolve_language("asdf", {}, "en") == "en"
+
+
+def test_default_language_when_nothing_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NIVEL0_DEFAULT_LANGUAGE", raising=False)
+    assert resolve_language("asdf", None, None) == "en"
+    monkeypatch.setenv("NIVEL0_DEFAULT_LANGUAGE", "es")
+    assert resolve_language("asdf", None, None) == "es"
+
+
+def test_action_sets_slot_only_when_language_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("actions.kb.warm_up", lambda: None)
+    conversation = Conversation(language=None)
+    _, events = conversation.run(ActionDetectLanguage(), "hola, necesito ayuda", intent="greet")
+    assert events == [{"event": "slot", "timestamp": None, "name": "language", "value": "es"}]
+    _, events = conversation.run(ActionDetectLanguage(), "ok", intent="affirm")
+    assert events == []
+    _, events = conversation.run(
+        ActionDetectLanguage(), "ok", intent="affirm", metadata={"language": "en"}
+    )
+    assert conversation.slots["language"] == "en"
+
+
+EVAL_SETS = sorted((Path(__file__).resolve().parents[1] / "eval").glob("*.yml"))
+
+
+@pytest.mark.skipif(not EVAL_SETS, reason="no labelled evaluation sets in tests/eval")
+def test_detection_on_labelled_customer_questions() -> None:
+    """On the labelled questions of tests/eval, detection is almost never wrong; it may say
+    "don't know" (then the language stays as it was) mostly for gibberish, not for questions."""
+    questions = [q for path in EVAL_SETS for q in EvalSet.load(path).in_scope]
+    pairs = [(q, detect_language(q.text)) for q in questions]
+    wrong = [q.text for q, d in pairs if d not in (None, q.language)]
+    undecided = [q.text for q, d in pairs if d is None]
+    assert len(wrong) <= 0.02 * len(questions), wrong
+    assert len(undecided) <= 0.05 * len(questions), undecided

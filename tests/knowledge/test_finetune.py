@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.articles import load_articles
+from knowledge.embedding import EmbeddingModel
+from knowledge.finetune import Recipe, finetune, topic_unique_batches, training_pairs
+from knowledge.settings import default_model_path
+from tests.knowledge.conftest import FIXTURE_ARTICLES, write_article
+
+
+def test_training_pairs_cover_both_languages_and_cross_lingual(kb_dir: Path) -> None:
+    articles = load_articles(kb_dir).articles
+    questions = sum(len(a.questions) for a in articles)
+    assert len(training_pairs(articles, cross_lingual=False)) == questions
+    pairs = training_pairs(articles, cross_lingual=True)
+    assert len(pairs) == 2 * questions
+    es = next(a for a in articles if a.id == "order-status-es")
+    en = next(a for a in articles if a.id == "order-status-en")
+    positives = {p.positive for p in pairs if p.anchor == es.questions[0]}
+    assert positives == {f"{es.title}. {es.summary}", f"{en.title}. {en.summary}"}
+
+
+def test_drafts_are_not_trained_on(kb_dir: Path) -> None:
+    write_article(kb_dir, "order-status", "en", status="draft")
+    pairs = training_pairs(load_articles(kb_dir).articles, cross_lingual=False)
+    assert not any(p.positive.startswith("Where is my order?") for p in pairs)
+
+
+def test_batches_never_repeat_a_topic_and_are_reproducible(kb_dir: Path) -> None:
+    pairs = training_pairs(load_articles(kb_dir).articles, cross_lingual=True)
+    batches = topic_unique_batches(pairs, 3, random.Random(1))
+    assert all(len({p.topic for p in batch}) == len(batch) <= 3 for batch in batches)
+    assert sum(len(b) for b in batches) == len(pairs)  # 4 topics, equal counts: nothing dropped
+    assert batches == topic_unique_batches(pairs, 3, random.Random(1))
+
+
+def test_finetune_writes_a_model_sentence_transformers_can_serve(
+    kb_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "model"
+    recipe = Recipe(epochs=1, batch_size=len(FIXTURE_ARTICLES) // 2)
+    meta = finetune(default_model_path(), load_articles(kb_dir).articles, out, recipe)
+    assert json.loads((out / "nivel0_model.json").read_text())["recipe"] == meta["recipe"]
+    model = EmbeddingModel(out)
+    vectors = model.encode(["where is my order", "¿dónde está mi pedido?"])
+    assert vectors.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
