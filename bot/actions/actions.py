@@ -70,7 +70,11 @@ class ActionSearchKb(Action):
 
 
 class ActionShowArticle(Action):
-    """The customer picked a clarify candidate (button payload or "the second one")."""
+    """The customer picked a clarify candidate (button payload or "the second one").
+
+    A message classified as choose_article that names no article (no payload entity, no
+    ordinal matching an offered candidate) is searched like any other message.
+    """
 
     def name(self) -> str:
         return "action_show_article"
@@ -83,6 +87,8 @@ class ActionShowArticle(Action):
         candidates = list(tracker.get_slot(KB_CANDIDATES) or [])
         if article_id is None:
             article_id = candidate_by_ordinal(latest_text(tracker), candidates)
+            if article_id is None:
+                return answer_question(dispatcher, tracker, domain, is_question=False)
         article = localized(knowledge, article_id, current_language(tracker))
         if article is None:
             dispatcher.utter_message(response="utter_article_not_found")

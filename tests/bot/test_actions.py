@@ -114,6 +114,14 @@ def test_chosen_article_follows_the_customer_language() -> None:
     assert answer(messages)["url"] == "https://help.example.test/es/refund-method"
 
 
+def test_choose_article_naming_no_article_is_searched() -> None:
+    conversation = Conversation("en")
+    messages, _ = conversation.run(
+        ActionShowArticle(), "what's the weather in Paris", intent="choose_article"
+    )
+    assert responses(messages) == ["utter_fallback"]
+
+
 def test_unknown_article_is_reported() -> None:
     conversation = Conversation("en")
     messages, _ = conversation.run(
