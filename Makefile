@@ -50,7 +50,7 @@ $(RASA_MODEL): $(RASA_SOURCES) $(RASA_VENV)/.installed
 
 train: $(RASA_MODEL) ## train the Rasa model if it is missing or stale
 
-run: venv index train ## start Rasa, the action server and the handoff service (Ctrl-C stops all)
+run: venv index train ## start Rasa, action server, handoff service and website (Ctrl-C stops all)
 	scripts/run_all.sh
 
 lint: $(VENV)/.installed ## ruff
@@ -62,6 +62,7 @@ validate: $(RASA_VENV)/.installed ## rasa data validate
 
 test: venv index train lint validate ## everything CI runs: lint, data validation, the whole pytest suite
 	scripts/ensure_services.sh
+	scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
 eval: $(VENV)/.installed index ## FAQ search quality on the held-out set -> var/reports/eval.json

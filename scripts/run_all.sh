@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-: "${RASA_PORT:=5005}" "${ACTION_SERVER_PORT:=5055}" "${HANDOFF_PORT:=8000}"
+: "${RASA_PORT:=5005}" "${ACTION_SERVER_PORT:=5055}" "${HANDOFF_PORT:=8000}" "${HELP_CENTER_PORT:=8080}"
+export HANDOFF_PORT HELP_CENTER_PORT
 export RASA_TELEMETRY_ENABLED="${RASA_TELEMETRY_ENABLED:-false}"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:${ACTION_SERVER_PORT}/webhook}"
@@ -13,10 +14,13 @@ ROOT="$PWD"
 trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM
 
 echo "handoff service -> http://localhost:${HANDOFF_PORT}/docs"
-"$ROOT/.venv/bin/python" -m handoff_service.cli serve --port "$HANDOFF_PORT" &
+"$ROOT/.venv/bin/python" -m handoff_service.cli serve &
+
+echo "website + help  -> http://localhost:${HELP_CENTER_PORT}/  (help centre: /help/es, /help/en)"
+"$ROOT/.venv/bin/python" -m help_center &
 
 echo "action server   -> http://localhost:${ACTION_SERVER_PORT}/health"
-(cd bot && exec "$ROOT/.venv/bin/python" -m rasa_sdk --actions actions --port "$ACTION_SERVER_PORT") &
+(cd bot && PYTHONPATH="$ROOT" exec "$ROOT/.venv/bin/python" -m rasa_sdk --actions actions --port "$ACTION_SERVER_PORT") &
 
 echo "rasa server     -> http://localhost:${RASA_PORT}/webhooks/rest/webhook"
 (cd bot && exec "$ROOT/.venv-rasa/bin/rasa" run -m models/nivel0.tar.gz --port "$RASA_PORT" \
