@@ -39,8 +39,8 @@ def create_account(session: Session, name: str, role: Role) -> Account:
     return account
 
 
-def authenticate(session: Session, token: str) -> Account | None:
-    """The active account owning ``token``, or None.
+def find_token(session: Session, token: str) -> ApiToken | None:
+    """The unrevoked token row of an active account matching ``token``, or None.
 
     The lookup is by digest (a unique index), so the secret itself is never compared; the
     final compare_digest guards against a backend comparing case-insensitively.
@@ -53,7 +53,13 @@ def authenticate(session: Session, token: str) -> Account | None:
     ).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    return row.account if row.account.active else None
+    return row if row.account.active else None
+
+
+def authenticate(session: Session, token: str) -> Account | None:
+    """The active account owning ``token``, or None."""
+    row = find_token(session, token)
+    return row.account if row is not None else None
 
 
 def revoke(session: Session, token_row: ApiToken) -> None:

@@ -47,6 +47,8 @@ TRANSITIONS: dict[Action, Transition] = {
 
 # Editing (comments, priority, queue) is allowed on every ticket that is not closed.
 EDITABLE = frozenset(Status) - {S.CLOSED}
+# Only tickets with a documented solution can become KB article drafts.
+KB_DRAFTABLE = frozenset({S.RESOLVED, S.CLOSED})
 
 
 class InvalidTransition(Exception):
@@ -64,6 +66,12 @@ def next_status(current: Status | str, action: Action) -> Status:
             f"allowed from: {allowed}"
         )
     return transition.target
+
+
+def allowed_actions(current: Status | str) -> set[Action]:
+    """The lifecycle actions the ticket's status allows (what the console offers)."""
+    current = Status(current)
+    return {action for action, t in TRANSITIONS.items() if current in t.sources}
 
 
 def check_editable(current: Status | str, what: str) -> None:

@@ -137,3 +137,24 @@ class TicketEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class ConsoleSession(Base):
+    """A web-console login. The cookie holds a random id; only its SHA-256 is stored. The
+    session hangs off the API token the agent logged in with, so revoking the token (or
+    deactivating the account) ends the session too."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    # messages for the next page: [{"level": "success"|"error", "text": ..., "kept"?: {...}}]
+    flash: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    token: Mapped[ApiToken] = relationship()

@@ -38,6 +38,19 @@ class Settings(BaseSettings):
         description="KB root; drafts are written to <dir>/<language>/<topic>.md.",
     )
     max_body_bytes: int = Field(default=1_000_000, description="Largest accepted request body.")
+    console_secure_cookie: bool = Field(
+        default=True,
+        description="Mark the console's session cookie Secure (HTTPS only). Set false only for "
+        "local development over plain http on a non-localhost address.",
+    )
+    console_session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="How long a console login lasts."
+    )
+    help_center_url: str = Field(
+        default="http://localhost:8080/help",
+        validation_alias=AliasChoices("NIVEL0_HELP_CENTER_URL", "HANDOFF_HELP_CENTER_URL"),
+        description="Base of KB article links in the console: <url>/<language>/<topic>.",
+    )
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000

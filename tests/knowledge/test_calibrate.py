@@ -87,6 +87,7 @@ def test_calibrate_command_writes_thresholds_for_the_model(
     dev_path.write_text(yaml.safe_dump(dev, allow_unicode=True))
     out = tmp_path / "calibration.json"
     monkeypatch.setenv("NIVEL0_KB_DIR", str(kb_dir))
+    monkeypatch.setenv("NIVEL0_EMBEDDING_MODEL", str(model.path))
     monkeypatch.setenv("NIVEL0_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("NIVEL0_CALIBRATION", str(out))
     out.write_text(json.dumps({"models": {"other-model": {"languages": {}}}}))

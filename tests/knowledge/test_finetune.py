@@ -23,6 +23,10 @@ def test_training_pairs_cover_both_languages_and_cross_lingual(kb_dir: Path) -> 
     en = next(a for a in articles if a.id == "order-status-en")
     positives = {p.positive for p in pairs if p.anchor == es.questions[0]}
     assert positives == {f"{es.title}. {es.summary}", f"{en.title}. {en.summary}"}
+    with_body = training_pairs(articles, cross_lingual=False, with_body=True)
+    body_pairs = [p for p in with_body if p.anchor == "Steps 1. Do this."]
+    assert len(with_body) == questions + 2 * len(articles)  # fixture bodies: intro + 1 section
+    assert {p.topic for p in body_pairs} == {a.topic for a in articles}
 
 
 def test_drafts_are_not_trained_on(kb_dir: Path) -> None:
@@ -34,8 +38,10 @@ def test_drafts_are_not_trained_on(kb_dir: Path) -> None:
 def test_batches_never_repeat_a_topic_and_are_reproducible(kb_dir: Path) -> None:
     pairs = training_pairs(load_articles(kb_dir).articles, cross_lingual=True)
     batches = topic_unique_batches(pairs, 3, random.Random(1))
-    assert all(len({p.topic for p in batch}) == len(batch) <= 3 for batch in batches)
-    assert sum(len(b) for b in batches) == len(pairs)  # 4 topics, equal counts: nothing dropped
+    assert all(len({p.topic for p in batch}) == len(batch) for batch in batches)
+    assert all(2 <= len(batch) <= 3 for batch in batches)  # MNRL needs an in-batch negative
+    used = [p for batch in batches for p in batch]
+    assert len(used) == len(set(used)) >= len(pairs) - 2  # at most a leftover pair is dropped
     assert batches == topic_unique_batches(pairs, 3, random.Random(1))
 
 

@@ -160,10 +160,11 @@ def test_from_env_uses_settings_and_matching_calibration(
     calibration = tmp_path / "calibration.json"
     thresholds = {"answer_min": 0.61, "answer_margin": 0.02, "clarify_min": 0.4}
     calibration.write_text(
-        json.dumps({"model": {"identity": model.identity}, "languages": {"en": thresholds}})
+        json.dumps({"models": {model.identity: {"languages": {"en": thresholds}}}})
     )
     write_article(kb_dir, "order-status", "es", category="gadgets")  # invalid: skipped
     monkeypatch.setenv("NIVEL0_KB_DIR", str(kb_dir))
+    monkeypatch.setenv("NIVEL0_EMBEDDING_MODEL", str(model.path))
     monkeypatch.setenv("NIVEL0_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("NIVEL0_CALIBRATION", str(calibration))
     kb = KnowledgeBase.from_env()

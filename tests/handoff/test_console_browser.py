@@ -1,0 +1,227 @@
+"""The agents' console in a real browser: Playwright driving Debian's Chromium.
+
+The service runs as it does in production (``python -m handoff_service.cli serve`` in a
+subprocess) on a temporary SQLite database; the agent token comes from the CLI, the tickets
+from the bot's API. Screenshots go to docs/screenshots/console-*.png.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from handoff_service.db import make_engine
+from handoff_service.models import Ticket
+from tests.bot.servers import free_port
+from tests.handoff.conftest import handoff_payload
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+if not CHROMIUM.exists():
+    pytest.skip("needs Debian's Chromium: apt-get install -y chromium", allow_module_level=True)
+
+
+class Service:
+    """The handoff service as a subprocess, plus the CLI against the same database."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.database_url = f"sqlite:///{workdir / 'handoff.db'}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "HANDOFF_PORT": str(self.port),
+            "HANDOFF_TRIAGE_MODEL_PATH": str(workdir / "triage.joblib"),
+            "HANDOFF_KB_DRAFTS_DIR": str(workdir / "kb"),
+            "HANDOFF_LOG_LEVEL": "WARNING",
+        }
+        self.log = workdir / "service.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "handoff_service.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    def __enter__(self) -> Service:
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "handoff_service.cli", "serve"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 180  # first start trains the triage model
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"the service did not start:\n{self.log.read_text()}")
+            time.sleep(0.3)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with Service(tmp_path_factory.mktemp("console-service")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def create_handoff(service: Service, bot_token: str, **overrides: object) -> dict:
+    response = httpx.post(
+        f"{service.url}/v1/handoffs",
+        json=handoff_payload(**overrides),
+        headers={"Authorization": f"Bearer {bot_token}"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_agent_logs_in_claims_and_resolves_in_the_browser(service: Service, browser) -> None:
+    agent_token = service.cli("create-token", "ana", "--role", "agent")
+    bot_token = service.cli("create-token", "rasa-bot", "--role", "service")
+    agent_api = {"Authorization": f"Bearer {agent_token}"}
+
+    ticket = create_handoff(
+        service,
+        bot_token,
+        customer={"name": "Lucía Pérez", "email": "lucia@example.com", "order_number": "VT-88123"},
+    )
+    create_handoff(
+        service,
+        bot_token,
+        language="en",
+        customer={"name": "Sam Carter", "email": "sam@example.com"},
+        transcript=[
+            {"role": "customer", "text": "I was charged twice for order VT-90211"},
+            {"role": "bot", "text": "Sorry about that. Payments can take 3 days to settle."},
+            {"role": "customer", "text": "It has been a week, I want a person"},
+        ],
+        intent_ranking=[{"name": "payment_charged_twice", "confidence": 0.71}],
+        kb_articles=[{"article_id": "payment-charged-twice-en", "feedback": "not_helpful"}],
+    )
+    create_handoff(
+        service,
+        bot_token,
+        language="en",
+        customer={"name": "Ada Byron", "phone": "+44 20 7946 0000"},
+        transcript=[{"role": "customer", "text": "How do I pair my headphones with a laptop?"}],
+        reason="low_confidence",
+    )
+    # Make the Spanish ticket overdue, so it heads the queue and shows the highlight.
+    engine = make_engine(service.database_url)
+    try:
+        with engine.begin() as connection:
+            overdue = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+            connection.execute(
+                update(Ticket).where(Ticket.number == ticket["number"]).values(due_at=overdue)
+            )
+    finally:
+        engine.dispose()
+    api_queue = httpx.get(f"{service.url}/v1/tickets", headers=agent_api).json()["items"]
+    assert api_queue[0]["number"] == ticket["number"]
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{service.url}/console/")
+    assert page.url.startswith(f"{service.url}/console/login")  # logged out: the login page
+    page.get_by_label("Agent token").fill(agent_token)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{service.url}/console/")
+    assert "Signed in as ana" in page.locator("header").inner_text()
+
+    rows = page.locator("table.queue tbody tr")
+    assert [row.get_attribute("data-number") for row in rows.all()] == [
+        item["number"] for item in api_queue
+    ]
+    top = rows.first
+    assert top.get_attribute("data-number") == ticket["number"]
+    assert "overdue" in (top.get_attribute("class") or "")
+    assert "overdue by 3 h" in top.inner_text()
+    assert "es · Español" in top.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "console-queue.png"))
+
+    top.get_by_role("link", name=ticket["number"]).click()
+    page.wait_for_url(f"{service.url}/console/tickets/{ticket['number']}")
+    transcript = page.get_by_role("region", name="Transcript")
+    assert "el seguimiento dice entregado pero no he recibido nada" in transcript.inner_text()
+    assert transcript.locator("ol").get_attribute("lang") == "es"
+    tried = page.get_by_role("region", name="KB articles the bot tried")
+    assert "not helpful" in tried.inner_text()
+
+    page.get_by_role("button", name="Claim").click()
+    page.get_by_role("status").filter(has_text="Claimed").wait_for()
+    assert page.get_by_role("button", name="Claim").count() == 0
+    page.get_by_label("Message").fill("Pedido a la transportista el justificante de entrega.")
+    page.get_by_role("button", name="Add").click()
+    page.get_by_role("status").filter(has_text="Internal note added.").wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "console-ticket.png"), full_page=True)
+
+    note = "La transportista confirmó la pérdida; enviamos un reemplazo sin coste."
+    page.get_by_label("Resolution note").fill(note)
+    page.get_by_role("button", name="Resolve", exact=True).click()
+    page.get_by_role("status").filter(has_text="Resolved.").wait_for()
+    assert "resolved" in page.locator("h1").inner_text()
+    assert note in page.locator(".summary-card").inner_text()
+    context.close()
+
+    stored = httpx.get(f"{service.url}/v1/tickets/{ticket['number']}", headers=agent_api).json()
+    assert (stored["status"], stored["assignee"], stored["resolution_note"]) == (
+        "resolved",
+        "ana",
+        note,
+    )

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.settings import FINETUNED_MODEL_DIR, Settings, default_model_path
+
+
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no fine-tuned model here
+    for name in ("KB_DIR", "INDEX_DIR", "EMBEDDING_MODEL", "CALIBRATION", "MAX_QUERY_CHARS"):
+        monkeypatch.delenv(f"NIVEL0_{name}", raising=False)
+    settings = Settings.from_env()
+    assert settings.kb_dir == Path("kb_articles")
+    assert settings.index_dir == Path("var/index")
+    assert settings.calibration_path == Path("knowledge/calibration.json")
+    assert settings.max_query_chars == 1000
+    assert settings.model_path == default_model_path()
+    assert (settings.model_path / "modules.json").is_file()
+
+
+def test_built_finetuned_model_is_preferred_and_env_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NIVEL0_EMBEDDING_MODEL", raising=False)
+    (tmp_path / FINETUNED_MODEL_DIR).mkdir(parents=True)
+    (tmp_path / FINETUNED_MODEL_DIR / "modules.json").write_text("[]")
+    assert Settings.from_env().model_path == Path(FINETUNED_MODEL_DIR)
+    monkeypatch.setenv("NIVEL0_EMBEDDING_MODEL", "/models/other")
+    assert Settings.from_env().model_path == Path("/models/other")
