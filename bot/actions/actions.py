@@ -31,7 +31,8 @@ from actions.conversation import (
 from actions.handover import hand_over
 from actions.language import resolve_language
 from knowledge.articles import Article
-from knowledge.search import Band, KnowledgeBase
+from knowledge.reload import ReloadingKnowledgeBase
+from knowledge.search import Band, SearchOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,12 @@ class ActionShowArticle(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        knowledge = kb.get_knowledge_base()
+        try:
+            knowledge = kb.get_knowledge_base()
+        except Exception:
+            logger.exception("knowledge base unavailable; answering with the fallback")
+            dispatcher.utter_message(response="utter_fallback")
+            return []
         article_id = next(tracker.get_latest_entity_values("article_id"), None)
         candidates = list(tracker.get_slot(KB_CANDIDATES) or [])
         if article_id is None:
@@ -147,7 +153,11 @@ class ActionFeedbackNo(Action):
         events: list[EventType] = [SlotSet(KB_ARTICLES, articles)]
         question = tracker.get_slot(LAST_QUESTION)
         language = current_language(tracker)
-        candidate = next_best(kb.get_knowledge_base(), question, language, articles)
+        try:
+            candidate = next_best(kb.get_knowledge_base(), question, language, articles)
+        except Exception:
+            logger.exception("next-best search failed; handing over")
+            candidate = None
         if candidate is None:
             dispatcher.utter_message(response="utter_no_more_articles")
             return events + hand_over(dispatcher, tracker, "not_solved", articles)
@@ -181,7 +191,12 @@ def answer_question(
     """
     question = latest_text(tracker).strip()
     language = current_language(tracker)
-    outcome = kb.get_knowledge_base().search(question, language=language, k=SEARCH_K)
+    try:
+        outcome = kb.get_knowledge_base().search(question, language=language, k=SEARCH_K)
+    except Exception:
+        # The customer must not be left without a reply: say "not sure", offer a person.
+        logger.exception("knowledge-base search failed; answering with the fallback")
+        outcome = SearchOutcome(Band.FALLBACK, [], "search_error")
     logger.info(
         "search band=%s reason=%s hits=%s",
         outcome.band,
@@ -254,7 +269,7 @@ def show_article(
 
 
 def next_best(
-    knowledge: KnowledgeBase,
+    knowledge: ReloadingKnowledgeBase,
     question: str | None,
     language: str,
     shown: list[ShownArticle],
@@ -287,7 +302,9 @@ def max_articles_per_question() -> int:
         ) from exc
 
 
-def localized(knowledge: KnowledgeBase, article_id: str | None, language: str) -> Article | None:
+def localized(
+    knowledge: ReloadingKnowledgeBase, article_id: str | None, language: str
+) -> Article | None:
     """The article, in the customer's current language when a translation exists."""
     if not article_id:
         return None

@@ -1,4 +1,8 @@
-"""One shared :class:`knowledge.search.KnowledgeBase` per action-server process.
+"""One shared knowledge base per action-server process.
+
+It is a :class:`knowledge.reload.ReloadingKnowledgeBase` (the search interface of
+:class:`knowledge.search.KnowledgeBase`): it follows edits of the article files while the bot
+runs (poll interval ``NIVEL0_KB_RELOAD_SECONDS``, default 2 s, 0 = never).
 
 Loading the embedding model and the index takes seconds, so it happens once: in a background
 thread started by :func:`warm_up` (called on the first user turn of the first conversation,
@@ -20,7 +24,7 @@ import os
 import threading
 from pathlib import Path
 
-from knowledge.search import KnowledgeBase
+from knowledge.reload import ReloadingKnowledgeBase
 from knowledge.settings import DEFAULT_CALIBRATION, DEFAULT_INDEX_DIR, DEFAULT_KB_DIR
 
 logger = logging.getLogger(__name__)
@@ -36,7 +40,7 @@ SEARCH_THREADS_ENV = "NIVEL0_SEARCH_THREADS"
 DEFAULT_SEARCH_THREADS = 1
 
 _lock = threading.Lock()
-_kb: KnowledgeBase | None = None
+_kb: ReloadingKnowledgeBase | None = None
 
 
 def _apply_path_defaults() -> None:
@@ -55,7 +59,7 @@ def _limit_torch_threads() -> None:
     torch.set_num_threads(max(1, threads))
 
 
-def get_knowledge_base() -> KnowledgeBase:
+def get_knowledge_base() -> ReloadingKnowledgeBase:
     """The process-wide knowledge base, loaded on first use (thread-safe)."""
     global _kb
     with _lock:
@@ -63,7 +67,7 @@ def get_knowledge_base() -> KnowledgeBase:
             _apply_path_defaults()
             _limit_torch_threads()
             logger.info("loading knowledge base from %s", os.environ["NIVEL0_KB_DIR"])
-            _kb = KnowledgeBase.from_env()
+            _kb = ReloadingKnowledgeBase.from_env()
         return _kb
 
 
@@ -84,4 +88,6 @@ def reset() -> None:
     """Forget the loaded knowledge base (tests point the env vars at another KB)."""
     global _kb
     with _lock:
+        if _kb is not None:
+            _kb.stop()
         _kb = None

@@ -157,6 +157,7 @@ def fixture_kb_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         "NIVEL0_INDEX_DIR": str(root / "index"),
         "NIVEL0_CALIBRATION": str(root / "calibration.json"),
         "NIVEL0_HELP_CENTER_URL": "https://help.example.test",
+        "NIVEL0_KB_RELOAD_SECONDS": "0",
     }
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)

@@ -3,6 +3,9 @@
 Used by the end-to-end tests and by scripts/bench_chat.py. Both servers run from ``bot/`` the
 way they run in production (the action server with the project root on PYTHONPATH so it can
 import the knowledge package); output goes to log files under ``log_dir``.
+
+Several Rasa replicas can share one action server: give the others ``external_action_url``, call
+:meth:`ChatServers.launch` on each and then :meth:`ChatServers.wait_until_ready` (parallel start).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 TRAIN_HINT = (
     "No trained Rasa model in bot/models. Train one first: "
     "`cd bot && ../.venv-rasa/bin/rasa train --data data ../intents --out models` "
-    "(the Makefile does this before the tests)."
+    "or `make train` (`make test` trains before running the tests)."
 )
 
 
@@ -58,7 +61,11 @@ def _base_env() -> dict[str, str]:
 
 @dataclass
 class ChatServers:
-    """Rasa (REST channel) + action server. Use as a context manager."""
+    """Rasa (REST channel) + action server. Use as a context manager.
+
+    ``endpoints`` is the Rasa endpoints file relative to ``bot/``. With ``external_action_url``
+    (base URL of an action server that is already running) no action server is started.
+    """
 
     log_dir: Path
     model: Path
@@ -66,7 +73,9 @@ class ChatServers:
     startup_timeout: float = 240.0
     rasa_port: int = field(default_factory=free_port)
     action_port: int = field(default_factory=free_port)
-    _processes: list[tuple[subprocess.Popen[bytes], Path]] = field(default_factory=list)
+    endpoints: str = "endpoints.yml"
+    external_action_url: str | None = None
+    _processes: dict[str, tuple[subprocess.Popen[bytes], Path]] = field(default_factory=dict)
 
     @property
     def rasa_url(self) -> str:
@@ -74,7 +83,7 @@ class ChatServers:
 
     @property
     def action_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_port}"
+        return self.external_action_url or f"http://127.0.0.1:{self.action_port}"
 
     @property
     def webhook(self) -> str:
@@ -92,30 +101,39 @@ class ChatServers:
         self.stop()
 
     def start(self) -> None:
+        self.launch()
+        self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start the processes without waiting for them (see :meth:`wait_until_ready`)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**_base_env(), **self.env}
-        pythonpath = [str(ROOT), env.get("PYTHONPATH", "")]
-        action_env = {**env, "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)}
-        self._spawn(
-            "actions",
-            [
-                *(str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions"),
-                *("--port", str(self.action_port)),
-            ],
-            action_env,
-        )
+        if self.external_action_url is None:
+            pythonpath = [str(ROOT), env.get("PYTHONPATH", "")]
+            action_env = {**env, "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)}
+            self._spawn(
+                "actions",
+                [
+                    *(str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions"),
+                    *("--port", str(self.action_port)),
+                ],
+                action_env,
+            )
         rasa_env = {**env, "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook"}
         self._spawn(
             "rasa",
             [
                 *(str(RASA), "run", "--enable-api", "-m", str(self.model)),
                 *("--port", str(self.rasa_port), "-i", "127.0.0.1"),
-                *("--endpoints", "endpoints.yml", "--credentials", "credentials.yml"),
+                *("--endpoints", self.endpoints, "--credentials", "credentials.yml"),
             ],
             rasa_env,
         )
-        self._wait_until_ready(f"{self.action_url}/health", 0)
-        self._wait_until_ready(f"{self.rasa_url}/status", 1)
+
+    def wait_until_ready(self) -> None:
+        if "actions" in self._processes:
+            self._wait_until_ready(f"{self.action_url}/health", "actions")
+        self._wait_until_ready(f"{self.rasa_url}/status", "rasa")
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         log_path = self.log_dir / f"{name}.log"
@@ -123,10 +141,10 @@ class ChatServers:
             process = subprocess.Popen(
                 command, cwd=BOT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        self._processes.append((process, log_path))
+        self._processes[name] = (process, log_path)
 
-    def _wait_until_ready(self, url: str, index: int) -> None:
-        process, log_path = self._processes[index]
+    def _wait_until_ready(self, url: str, name: str) -> None:
+        process, log_path = self._processes[name]
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -143,10 +161,10 @@ class ChatServers:
         raise ServerError(f"{url} not ready after {self.startup_timeout:.0f} s:\n{tail(log_path)}")
 
     def stop(self) -> None:
-        for process, _ in self._processes:
+        for process, _ in self._processes.values():
             if process.poll() is None:
                 process.terminate()
-        for process, _ in self._processes:
+        for process, _ in self._processes.values():
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -239,6 +239,27 @@ def test_handover_passes_the_conversation_context(caplog: pytest.LogCaptureFixtu
     assert "refund-timeline-es" in caplog.text
 
 
+def test_search_failure_falls_back_and_hands_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    conversation = Conversation("en")
+    conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
+
+    def broken() -> None:
+        raise OSError("index directory not readable")
+
+    monkeypatch.setattr("actions.kb.get_knowledge_base", broken)
+    messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
+    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+    messages, _ = conversation.run(ActionSearchKb(), "how long does delivery take")
+    assert responses(messages) == ["utter_fallback"]
+    messages, _ = conversation.run(
+        ActionShowArticle(),
+        choose_payload("refund-method-en"),
+        intent="choose_article",
+        entities=[{"entity": "article_id", "value": "refund-method-en"}],
+    )
+    assert responses(messages) == ["utter_fallback"]
+
+
 def test_handover_text_does_not_claim_a_ticket_exists() -> None:
     texts = [v["text"].lower() for v in DOMAIN["responses"]["utter_handover"]]
     assert texts and not any("ticket" in t or "incidencia" in t for t in texts)

@@ -99,6 +99,17 @@ def test_spanish_conversation(servers: ChatServers, articles: dict[str, Article]
     assert buttons(reply) == [("Hablar con una persona", "/request_human")]
 
 
+def test_clarify_button_payload_shows_the_chosen_article(
+    servers: ChatServers, articles: dict[str, Article]
+) -> None:
+    chat = Chat(servers)
+    chat.say("hola")
+    # The payload names the English article; the customer gets the Spanish translation.
+    reply = chat.say('/choose_article{"article_id":"refund-method-en"}')
+    assert_answers_with(reply, articles["refund-method-es"])
+    assert buttons(reply) == [("Sí", "/affirm"), ("No", "/deny")]
+
+
 def test_language_from_website_metadata(servers: ChatServers) -> None:
     chat = Chat(servers, metadata={"language": "es"})
     assert texts(chat.say("hello"))[0].startswith("¡Hola!")

@@ -1,0 +1,266 @@
+"""The body of ``POST /v1/handoffs`` (``handoff_service.schemas.HandoffIn``) from a Tracker.
+
+Everything an agent needs so the customer never repeats themselves: the transcript of the
+current session (customer and bot messages with their times), the intent ranking of the latest
+customer message, the KB articles shown with the customer's feedback, language, channel, the
+customer's contact details (slots ``customer_name``/``name``, ``email``, ``phone``,
+``order_number`` when the domain has them), the handoff reason and an optional description.
+
+The body is made valid here rather than rejected later by the service (a rejected handoff
+would need an operator): texts are trimmed to the schema's limits and control characters
+removed, lists keep their most recent items, contact details that the service would refuse
+are dropped. A conversation with no usable e-mail or phone raises :class:`MissingContact`:
+the bot must ask for one before handing over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from actions.conversation import ShownArticle, current_language, shown_articles
+
+logger = logging.getLogger(__name__)
+
+# Limits of handoff_service/schemas.py (HandoffIn and its parts).
+MAX_TRANSCRIPT_MESSAGES = 300
+MAX_MESSAGE_CHARS = 4000
+MAX_RANKED_INTENTS = 20
+MAX_KB_ARTICLES = 20
+MAX_SUMMARY_CHARS = 500
+MAX_CONVERSATION_ID_CHARS = 128
+
+SERVICE_REASONS = frozenset(
+    {"customer_request", "low_confidence", "negative_feedback", "complaint", "sensitive_data"}
+)
+# The bot's own names for why it hands over (actions/handover.py) -> the service's reasons.
+BOT_REASONS = {"not_solved": "negative_feedback", "no_matching_article": "low_confidence"}
+
+# Rasa input channel name -> the service's channel; unknown channels count as web.
+CHANNELS = {
+    "whatsapp": "whatsapp",
+    "twilio_whatsapp": "whatsapp",
+    "facebook": "social",
+    "instagram": "social",
+    "messenger": "social",
+    "telegram": "social",
+    "twitter": "social",
+    "slack": "social",
+    "email": "email",
+    "phone": "phone",
+    "voice": "phone",
+    "twilio_voice": "phone",
+    "audiocodes": "phone",
+    "jambonz": "phone",
+}
+
+# Slot names read for the customer (the first one that is set wins).
+CUSTOMER_SLOTS = {
+    "name": ("customer_name", "name"),
+    "email": ("email", "customer_email"),
+    "phone": ("phone", "customer_phone"),
+    "order_number": ("order_number",),
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONVERSATION_ID = re.compile(r"^[A-Za-z0-9._:@-]+$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ().-]{6,25}$")
+
+
+class MissingContact(ValueError):
+    """Neither a valid e-mail nor a valid phone number: the service cannot accept the handoff."""
+
+
+def clean_text(value: Any, max_chars: int) -> str:
+    """Printable, valid Unicode, stripped, at most ``max_chars`` (cut with an ellipsis)."""
+    text = _CONTROL.sub(" ", str(value))
+    text = text.encode("utf-8", errors="replace").decode("utf-8").strip()
+    if len(text) > max_chars:
+        text = text[: max_chars - 1].rstrip() + "…"
+    return text
+
+
+def conversation_id(tracker: Tracker) -> str:
+    """The handoff's idempotency key: the sender id plus the start of the current session.
+
+    A customer coming back in a new session (same sender id) gets a new ticket; handing over
+    twice in one session gives the same ticket. Sender ids the service would refuse (other
+    characters, too long) are replaced by a hash.
+    """
+    sender = str(tracker.sender_id)
+    started = _session_start(tracker)
+    suffix = f":{int(started)}" if started is not None else ""
+    limit = MAX_CONVERSATION_ID_CHARS - len(suffix)
+    if not _CONVERSATION_ID.match(sender) or len(sender) > limit:
+        sender = "sha256-" + hashlib.sha256(sender.encode("utf-8", "replace")).hexdigest()[:40]
+    return sender + suffix
+
+
+def build_handoff_payload(
+    tracker: Tracker,
+    reason: str,
+    description: str | None = None,
+    articles: list[ShownArticle] | None = None,
+) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/handoffs``.
+
+    ``reason``: one of the service's reasons, or the bot's ``not_solved`` /
+    ``no_matching_article``. ``description``: optional summary (the service writes one when
+    absent). ``articles`` overrides the ``kb_articles`` slot when the calling action has just
+    changed it (as :func:`actions.handover.hand_over` does).
+    """
+    payload: dict[str, Any] = {
+        "conversation_id": conversation_id(tracker),
+        "customer": customer(tracker),
+        "language": current_language(tracker),
+        "channel": channel(tracker.get_latest_input_channel()),
+        "transcript": transcript(tracker),
+        "intent_ranking": intent_ranking(tracker.latest_message),
+        "kb_articles": kb_articles(shown_articles(tracker) if articles is None else articles),
+        "reason": service_reason(reason),
+    }
+    if description and description.strip():
+        payload["summary"] = clean_text(description, MAX_SUMMARY_CHARS)
+    if not any(m["role"] == "customer" for m in payload["transcript"]):
+        raise ValueError("the conversation has no customer message to hand over")
+    return payload
+
+
+def service_reason(reason: str) -> str:
+    mapped = BOT_REASONS.get(reason, reason)
+    if mapped not in SERVICE_REASONS:
+        known = sorted(SERVICE_REASONS | BOT_REASONS.keys())
+        raise ValueError(f"unknown handoff reason {reason!r}; expected one of {known}")
+    return mapped
+
+
+def channel(input_channel: str | None) -> str:
+    name = (input_channel or "").lower()
+    return CHANNELS.get(name, "whatsapp" if "whatsapp" in name else "web")
+
+
+def customer(tracker: Tracker) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for field, slots in CUSTOMER_SLOTS.items():
+        for slot in slots:
+            value = tracker.slots.get(slot)
+            if value not in (None, "") and not isinstance(value, list | dict):
+                values[field] = str(value).strip()
+                break
+    result: dict[str, str] = {}
+    if values.get("name"):
+        result["name"] = clean_text(values["name"], 200)
+    if values.get("order_number"):
+        result["order_number"] = clean_text(values["order_number"], 64)
+    email = values.get("email", "")
+    if email and len(email) <= 254 and _EMAIL.match(email):
+        result["email"] = email
+    elif email:
+        logger.warning("handoff: the e-mail slot is not a valid address; left out")
+    phone = values.get("phone", "")
+    if phone and _PHONE.match(phone):
+        result["phone"] = phone
+    elif phone:
+        logger.warning("handoff: the phone slot is not a valid number; left out")
+    if "email" not in result and "phone" not in result:
+        raise MissingContact(
+            "the customer has no valid e-mail or phone number (slots 'email', 'phone'): "
+            "ask for one before handing over"
+        )
+    return result
+
+
+def transcript(tracker: Tracker) -> list[dict[str, Any]]:
+    """Customer and bot messages of the current session, oldest first (the last 300).
+
+    A button click arrives as its payload (``/affirm``); it is shown as the button's title.
+    """
+    messages: list[dict[str, Any]] = []
+    buttons: dict[str, str] = {}
+    for event in _session_events(tracker):
+        kind = event.get("event")
+        if kind == "bot":
+            text = event.get("text") or ""
+            data = event.get("data") or {}
+            buttons = {
+                str(b.get("payload")): str(b.get("title"))
+                for b in data.get("buttons") or []
+                if isinstance(b, Mapping)
+            }
+            role = "bot"
+        elif kind == "user":
+            text = event.get("text") or ""
+            text = buttons.get(text.strip(), text)
+            role = "customer"
+        else:
+            continue
+        text = clean_text(text, MAX_MESSAGE_CHARS)
+        if not text:
+            continue
+        message: dict[str, Any] = {"role": role, "text": text}
+        if isinstance(event.get("timestamp"), int | float):
+            message["timestamp"] = dt.datetime.fromtimestamp(
+                event["timestamp"], tz=dt.UTC
+            ).isoformat()
+        messages.append(message)
+    return messages[-MAX_TRANSCRIPT_MESSAGES:]
+
+
+def intent_ranking(latest_message: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    message = latest_message or {}
+    ranking = message.get("intent_ranking") or (
+        [message["intent"]] if message.get("intent") else []
+    )
+    result = []
+    for item in ranking:
+        if not isinstance(item, Mapping) or not item.get("name"):
+            continue
+        confidence = item.get("confidence")
+        confidence = float(confidence) if isinstance(confidence, int | float) else 0.0
+        result.append(
+            {
+                "name": clean_text(item["name"], 100),
+                "confidence": min(1.0, max(0.0, confidence)),
+            }
+        )
+    return result[:MAX_RANKED_INTENTS]
+
+
+def kb_articles(articles: list[ShownArticle]) -> list[dict[str, Any]]:
+    """The articles shown, most recent 20, with ``helpful``/``not_helpful``/``none``."""
+    result = []
+    for article in articles:
+        if not article.get("article_id"):
+            continue
+        item: dict[str, Any] = {
+            "article_id": clean_text(article["article_id"], 120),
+            "feedback": article.get("feedback") or "none",
+        }
+        if article.get("title"):
+            item["title"] = clean_text(article["title"], 300)
+        result.append(item)
+    return result[-MAX_KB_ARTICLES:]
+
+
+def _session_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """Events since the latest session start or restart."""
+    events = tracker.events_after_latest_restart()
+    for index in range(len(events) - 1, -1, -1):
+        if events[index].get("event") == "session_started":
+            return events[index + 1 :]
+    return events
+
+
+def _session_start(tracker: Tracker) -> float | None:
+    for event in reversed(tracker.events):
+        if event.get("event") in ("session_started", "restart"):
+            timestamp = event.get("timestamp")
+            return float(timestamp) if isinstance(timestamp, int | float) else None
+    return None
