@@ -225,7 +225,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_gaps(args: argparse.Namespace) -> int:
     from knowledge.embedding import load_model
-    from knowledge.gaps import cluster_gaps, fetch_ticket_gaps, merge_ticket_gaps, read_gaps
+    from knowledge.gaps import (
+        cluster_gaps,
+        fetch_ticket_gaps,
+        merge_ticket_gaps,
+        read_gaps,
+        ticket_client,
+    )
 
     if args.days < 0:
         raise UsageError("--days must be >= 0")
@@ -239,7 +245,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
         import httpx
 
         try:
-            gaps = merge_ticket_gaps(gaps, fetch_ticket_gaps(url, token, since))
+            with ticket_client(url, token) as client:
+                gaps = merge_ticket_gaps(gaps, fetch_ticket_gaps(client, since))
         except httpx.HTTPError as exc:
             print(f"kb gaps: cannot read tickets from {url}: {exc}", file=sys.stderr)
             return PROBLEMS

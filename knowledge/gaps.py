@@ -134,37 +134,43 @@ def read_gaps(db_path: Path | None = None, since: dt.datetime | None = None) -> 
     return [Gap(*row) for row in rows]
 
 
-def fetch_ticket_gaps(
-    base_url: str, token: str, since: dt.datetime | None = None, timeout: float = 10.0
-) -> list[Gap]:
-    """Handoff tickets as gaps: the first customer message of at least three words.
-
-    Needs an agent token (``GET /v1/tickets`` and ``GET /v1/tickets/{number}``).
-    """
+def ticket_client(base_url: str, token: str, timeout: float = 10.0):
+    """An HTTP client for the handoff service's agent API (needs an agent or admin token)."""
     import httpx
 
+    return httpx.Client(
+        base_url=base_url.rstrip("/"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+    )
+
+
+def fetch_ticket_gaps(client, since: dt.datetime | None = None) -> list[Gap]:
+    """Handoff tickets as gaps: of each, the first customer message of at least three words.
+
+    ``client`` is an ``httpx.Client`` on the handoff service (:func:`ticket_client`); uses
+    ``GET /v1/tickets`` (paged) and ``GET /v1/tickets/{number}``.
+    """
     gaps: list[Gap] = []
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout) as client:
-        offset = 0
-        while True:
-            page = client.get("/v1/tickets", params={"limit": 200, "offset": offset})
-            page.raise_for_status()
-            items = page.json()["items"]
-            for item in items:
-                created = dt.datetime.fromisoformat(item["created_at"])
-                if created.tzinfo is None:
-                    created = created.replace(tzinfo=dt.UTC)
-                if since is not None and created < since:
-                    continue
-                ticket = client.get(f"/v1/tickets/{item['number']}")
-                ticket.raise_for_status()
-                gap = _ticket_gap(ticket.json())
-                if gap is not None:
-                    gaps.append(gap)
-            offset += len(items)
-            if not items or offset >= page.json()["total"]:
-                return gaps
+    offset = 0
+    while True:
+        page = client.get("/v1/tickets", params={"limit": 200, "offset": offset})
+        page.raise_for_status()
+        data = page.json()
+        for item in data["items"]:
+            created = dt.datetime.fromisoformat(item["created_at"])
+            if created.tzinfo is None:
+                created = created.replace(tzinfo=dt.UTC)
+            if since is not None and created < since:
+                continue
+            ticket = client.get(f"/v1/tickets/{item['number']}")
+            ticket.raise_for_status()
+            gap = _ticket_gap(ticket.json())
+            if gap is not None:
+                gaps.append(gap)
+        offset += len(data["items"])
+        if not data["items"] or offset >= data["total"]:
+            return gaps
 
 
 def _ticket_gap(ticket: dict) -> Gap | None:

@@ -120,6 +120,10 @@ def lint_kb(
                 for field, msg in err.problems
             ]
             continue
+        if path.stem != article.topic:
+            findings.append(
+                Finding("warning", "file-name", path, f"file name should be {article.topic}.md")
+            )
         if article.id in seen:
             findings.append(
                 Finding(
@@ -157,10 +161,6 @@ def check_article(article: Article) -> list[Finding]:
     found: list[Finding] = []
     if not article.is_published:
         found.append(Finding("warning", "draft", path, "draft: not served by the bot"))
-    if path is not None and path.stem != article.topic:
-        found.append(
-            Finding("warning", "file-name", path, f"file name should be {article.topic}.md")
-        )
     parts = sections(article.body)
     if not parts:
         found.append(Finding("warning", "no-sections", path, "the body has no '##' section"))

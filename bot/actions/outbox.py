@@ -200,11 +200,9 @@ class Outbox:
     # --- storage ----------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.settings.path, timeout=30, isolation_level=None, check_same_thread=False
-        )
+        # timeout: how long to wait for another connection's write lock (busy timeout)
+        conn = sqlite3.connect(self.settings.path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA synchronous = FULL")  # a stored handoff survives a power cut
         return conn
 
@@ -393,14 +391,15 @@ class Outbox:
             )
         return row["conversation_id"], json.loads(row["payload"]), claim
 
-    def run_pending(self) -> int:
+    def run_pending(self, stop: threading.Event | None = None) -> int:
         """Deliver the rows that are due, one after the other; returns how many were tried.
 
-        A pass stops at the first temporary failure: the service is probably down, so the
-        other rows wait for the next pass instead of each costing a timeout now.
+        A pass stops at the first temporary failure (the service is probably down, so the
+        other rows wait for the next pass instead of each costing a timeout now) and when
+        ``stop`` is set.
         """
         tried = 0
-        while not self._stop.is_set():
+        while stop is None or not stop.is_set():
             claimed = self._claim_due()
             if claimed is None:
                 break
@@ -446,7 +445,7 @@ class Outbox:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_pending()
+                self.run_pending(self._stop)
             except Exception:  # e.g. the disk is full: log, keep the thread alive, try again
                 logger.exception("handoff outbox worker: pass failed")
             self._stop.wait(self.settings.poll)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.lint import MAX_SECTION_WORDS, lint_kb, link_target, sections
+from knowledge.lint import MAX_SECTION_WORDS, link_target, lint_kb, sections
 from tests.knowledge.conftest import FIXTURE_ARTICLES, article_text, write_article
 
 PROJECT_KB = Path(__file__).resolve().parents[2] / "kb_articles"
@@ -94,7 +94,8 @@ def test_internal_links(kb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "en",
         "Intro.\n\n## See also\n\n"
         "[refunds](refund-timeline.md), [es](../es/order-status.md), "
-        "[help](https://help.voltia.example/en/password-reset), [site](/help/en/troubleshoot-bluetooth), "
+        "[help](https://help.voltia.example/en/password-reset), "
+        "[site](/help/en/troubleshoot-bluetooth), "
         "[external](https://example.com/x), [anchor](#see-also), "
         "[gone](../en/gift-cards.md), [gone too](https://help.voltia.example/es/nothing)\n",
     )
