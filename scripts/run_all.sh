@@ -11,6 +11,26 @@ export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMER
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:${ACTION_SERVER_PORT}/webhook}"
 ROOT="$PWD"
 
+# First start on a laptop: the bot's service token and an admin token for the agent console are
+# created once and kept in var/secrets/ (git-ignored, mode 600). In production set
+# HANDOFF_SERVICE_TOKEN yourself and create agents with `python -m handoff_service.cli`.
+SECRETS="$ROOT/var/secrets"
+mkdir -p "$SECRETS" && chmod 700 "$SECRETS"
+if [ -z "${HANDOFF_SERVICE_TOKEN:-}" ]; then
+    if [ ! -s "$SECRETS/bot-service-token" ]; then
+        (umask 077; "$ROOT/.venv/bin/python" -m handoff_service.cli create-token rasa-bot --role service \
+            > "$SECRETS/bot-service-token")
+    fi
+    HANDOFF_SERVICE_TOKEN="$(cat "$SECRETS/bot-service-token")"
+fi
+if [ ! -s "$SECRETS/admin-token" ]; then
+    (umask 077; "$ROOT/.venv/bin/python" -m handoff_service.cli create-token admin --role admin \
+        > "$SECRETS/admin-token")
+fi
+export HANDOFF_SERVICE_TOKEN
+export HANDOFF_SERVICE_URL="${HANDOFF_SERVICE_URL:-http://localhost:${HANDOFF_PORT}}"
+echo "agent console   -> http://localhost:${HANDOFF_PORT}/console  (admin token: var/secrets/admin-token)"
+
 trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM
 
 echo "handoff service -> http://localhost:${HANDOFF_PORT}/docs"
