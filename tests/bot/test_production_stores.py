@@ -1,5 +1,6 @@
 """The production configuration (bot/endpoints.production.yml) for real: two Rasa replicas share
-the tracker store in PostgreSQL and the lock store in Redis, with one action server.
+the tracker store in PostgreSQL and the lock store in Redis (bot/atomic_lock_store.py), with one
+action server.
 
 A fresh database ``nivel0_rasa_test_<random>`` is created and dropped; in Redis only keys under
 a random key prefix are used (and removed), nothing global is flushed.
@@ -38,10 +39,8 @@ def pg_connect(dbname: str) -> psycopg.Connection[Any]:
     )
 
 
-def redis_client(**kwargs: Any) -> redis.Redis:
-    return redis.Redis(
-        host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, socket_connect_timeout=5, **kwargs
-    )
+def redis_client() -> redis.Redis:
+    return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, socket_connect_timeout=5)
 
 
 @contextlib.contextmanager
@@ -92,7 +91,7 @@ class RedisMonitor:
     def __init__(self, prefix: str):
         self.prefix = prefix
         self.commands: list[str] = []
-        self._stop = threading.Event()
+        self._end_key = f"{prefix}:monitor-end"
         self._client = redis_client()
         self._monitor = self._client.monitor()
         self._monitor.__enter__()  # MONITOR is active once this returns
@@ -100,20 +99,18 @@ class RedisMonitor:
         self._thread.start()
 
     def _record(self) -> None:
-        while not self._stop.is_set():
-            command = self._monitor.next_command()["command"]
+        while (command := self._monitor.next_command()["command"]) != f"GET {self._end_key}":
             if self.prefix in command:
                 self.commands.append(command)
 
     def stop(self) -> list[str]:
-        """Stop recording; commands sent before this call have all been recorded."""
-        self._stop.set()
-        # A command of our own wakes the recorder up; MONITOR delivers in order, so everything
-        # Redis received before it has been recorded when the thread ends.
-        self._client.get(f"{self.prefix}:monitor-stop")
-        self._thread.join(timeout=30)
+        """Stop recording; every command Redis received before this call is recorded."""
+        # MONITOR delivers commands in order: once our own GET arrives, all before it have.
+        self._client.get(self._end_key)
+        self._thread.join(timeout=60)
         self._monitor.__exit__(None, None, None)
         self._client.close()
+        assert not self._thread.is_alive(), "Redis MONITOR did not deliver our own command"
         return list(self.commands)
 
 
@@ -257,3 +254,7 @@ def test_concurrent_messages_on_both_replicas_are_serialised_by_the_redis_lock(
     assert f"DEL {lock_key}" in commands, commands
     with redis_client() as client:
         assert not client.exists(lock_key)
+    # The lock store is AtomicRedisLockStore: its updates are transactions on the watched key.
+    assert f"WATCH {lock_key}" in commands, commands
+    # The burst really overlapped: at some point messages were queued behind another one.
+    assert max(c.count("number") for c in sets) >= 2, sets
