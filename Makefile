@@ -13,6 +13,9 @@ RASA_VENV := .venv-rasa
 PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 RASA_MODEL := bot/models/nivel0.tar.gz
+# The KB-adapted embedding model (knowledge/MODEL_CHOICE.md): deterministic, built once
+# (~6 CPU-minutes); `make finetune` rebuilds it after large KB changes.
+FINETUNED := var/models/minilm-nivel0/nivel0_model.json
 
 # Nothing may phone home: models load from installed packages, Rasa telemetry is off.
 export RASA_TELEMETRY_ENABLED ?= false
@@ -21,7 +24,8 @@ export TRANSFORMERS_OFFLINE ?= 1
 
 RASA_SOURCES := $(shell find bot/config.yml bot/domain.yml bot/data intents -type f 2>/dev/null)
 
-.PHONY: help venv index train run test lint validate eval bench bench-chat bench-search lock lock-rasa clean
+
+.PHONY: help venv finetune index train run test lint validate eval bench bench-chat bench-search lock lock-rasa clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -42,7 +46,13 @@ $(RASA_VENV)/.installed: requirements/rasa.txt $(VENV)/.installed
 	$(VENV)/bin/uv pip install --quiet --python $(RASA_VENV)/bin/python -r requirements/rasa.txt
 	touch $@
 
-index: $(VENV)/.installed ## build or refresh the KB embedding index (only changed articles are embedded)
+$(FINETUNED): | $(VENV)/.installed
+	$(PY) -m knowledge.finetune
+
+finetune: $(VENV)/.installed ## (re)build the KB-adapted embedding model in var/models/
+	$(PY) -m knowledge.finetune
+
+index: $(FINETUNED) ## build or refresh the KB embedding index (only changed articles are embedded)
 	$(PY) -m knowledge.build_index
 
 $(RASA_MODEL): $(RASA_SOURCES) $(RASA_VENV)/.installed

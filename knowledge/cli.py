@@ -258,6 +258,11 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     else:
         clusters = cluster_gaps(gaps, load_model(Settings.from_env().model_path), args.distance)
     clusters = [c for c in clusters if c.count >= args.min_count][: args.top or None]
+    if args.check_kb and clusters:
+        from knowledge.gaps import check_against_kb
+        from knowledge.search import KnowledgeBase
+
+        check_against_kb(clusters, KnowledgeBase.from_env())
     text = {"table": _gaps_table, "csv": _gaps_csv, "json": _gaps_json}[args.format](clusters)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -276,14 +281,27 @@ def _gaps_table(clusters) -> str:
         reasons = ", ".join(f"{k} {v}" for k, v in c.reasons.items())
         lines.append(f"{n:>3} {c.count:>5} {c.conversations:>5} {c.language:<4}  {c.label}")
         lines.append(f"{'':>21}words: {', '.join(c.terms)}; {reasons}")
+        if c.kb_band:
+            lines.append(f"{'':>21}KB now: {c.kb_band} {c.kb_article or ''}".rstrip())
         lines += [
-            textwrap.shorten(f"{'':>21}e.g. {example}", 120, placeholder="…")
+            f"{'':>21}e.g. " + textwrap.shorten(example, 100, placeholder="…")
             for example in c.examples
         ]
     return "\n".join(lines) + "\n"
 
 
-CSV_FIELDS = ("rank", "count", "conversations", "language", "label", "terms", "reasons", "examples")
+CSV_FIELDS = (
+    "rank",
+    "count",
+    "conversations",
+    "language",
+    "label",
+    "terms",
+    "reasons",
+    "examples",
+    "kb_band",
+    "kb_article",
+)
 
 
 def _gaps_csv(clusters) -> str:
@@ -301,6 +319,8 @@ def _gaps_csv(clusters) -> str:
                 "terms": " ".join(c.terms),
                 "reasons": " ".join(f"{k}={v}" for k, v in c.reasons.items()),
                 "examples": " | ".join(c.examples),
+                "kb_band": c.kb_band or "",
+                "kb_article": c.kb_article or "",
             }
         )
     return out.getvalue()
@@ -418,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DISTANCE,
         help=f"merge questions closer than this (1 - similarity; default {DEFAULT_DISTANCE})",
     )
+    gaps.add_argument(
+        "--check-kb",
+        action="store_true",
+        help="also show what the bot answers to each topic now (band and article): topics "
+        "already answered need no new article",
+    )
     gaps.add_argument("--min-count", type=int, default=1, help="hide smaller topics")
     gaps.add_argument("--top", type=int, default=0, help="show only the N largest (0 = all)")
     gaps.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -427,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     offline_env()
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model loading; ours stays
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on bad usage

@@ -203,9 +203,20 @@ class GapCluster:
     terms: list[str]
     examples: list[str]
     reasons: dict[str, int] = field(default_factory=dict)
+    # what the KB does with the label now (kb gaps --check-kb): band and best article
+    kb_band: str | None = None
+    kb_article: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def check_against_kb(clusters: list[GapCluster], kb) -> None:
+    """Fill ``kb_band``/``kb_article``: a topic the KB now answers needs no new article."""
+    for cluster in clusters:
+        outcome = kb.search(cluster.label, cluster.language)
+        cluster.kb_band = outcome.band.value
+        cluster.kb_article = outcome.hits[0].article.id if outcome.hits else None
 
 
 def cluster_gaps(

@@ -1,4 +1,8 @@
-"""The Rasa custom actions: language slot, KB answer/clarify/fallback, feedback and handover."""
+"""The Rasa custom actions: language slot, KB answer/clarify/fallback, feedback and handover.
+
+The handoff form's validation is in ``handoff_form.py``, the handover itself in
+``handover.py`` and the ticket status question in ``ticket_status.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
 
 from actions import kb
 from actions.conversation import (
@@ -25,11 +30,15 @@ from actions.conversation import (
     current_language,
     latest_metadata,
     latest_text,
+    response_text,
     shown_articles,
     with_feedback,
 )
-from actions.handover import hand_over
+from actions.gaps import FALLBACK, NEGATIVE_FEEDBACK, record_gap
+from actions.handoff_payload import conversation_id
+from actions.handover import announce_ticket, hand_over, submit_handover
 from actions.language import resolve_language
+from actions.sensitive import is_sensitive
 from knowledge.articles import Article
 from knowledge.reload import ReloadingKnowledgeBase
 from knowledge.search import Band, SearchOutcome
@@ -56,6 +65,21 @@ class ActionDetectLanguage(Action):
         current = tracker.get_slot(LANGUAGE)
         language = resolve_language(latest_text(tracker), latest_metadata(tracker), current)
         return [] if language == current else [SlotSet(LANGUAGE, language)]
+
+
+class ActionAnnounceTicket(ValidationAction):
+    """Runs after the slot mappings of every customer message (Rasa's global
+    ``action_validate_slot_mappings``; unlike a slot-mapping action, its messages reach the
+    customer). A handoff that waited in the outbox may have its ticket by now: say so at once.
+    """
+
+    def name(self) -> str:
+        return "action_validate_slot_mappings"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return announce_ticket(dispatcher, tracker, domain, current_language(tracker))
 
 
 class ActionSearchKb(Action):
@@ -153,6 +177,7 @@ class ActionFeedbackNo(Action):
         events: list[EventType] = [SlotSet(KB_ARTICLES, articles)]
         question = tracker.get_slot(LAST_QUESTION)
         language = current_language(tracker)
+        record_gap(question, language, NEGATIVE_FEEDBACK, conversation_id(tracker))
         try:
             candidate = next_best(kb.get_knowledge_base(), question, language, articles)
         except Exception:
@@ -160,22 +185,37 @@ class ActionFeedbackNo(Action):
             candidate = None
         if candidate is None:
             dispatcher.utter_message(response="utter_no_more_articles")
-            return events + hand_over(dispatcher, tracker, "not_solved", articles)
+            return events + hand_over(dispatcher, tracker, "not_solved")
         article, score = candidate
         dispatcher.utter_message(response="utter_next_best")
         return events + show_article(dispatcher, tracker, article, score, question, articles)
 
 
-class ActionHandover(Action):
-    """The customer asked for a person."""
+class ActionStartHandover(Action):
+    """The customer asked for a person or complained: start the handoff form."""
 
     def name(self) -> str:
-        return "action_handover"
+        return "action_start_handover"
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent == "complain":
+            return hand_over(dispatcher, tracker, "complaint", response="utter_complaint")
         return hand_over(dispatcher, tracker, "customer_request")
+
+
+class ActionHandover(Action):
+    """The handoff form is done: send the handoff (see ``handover.submit_handover``)."""
+
+    def name(self) -> str:
+        return "action_handover"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return await submit_handover(dispatcher, tracker, domain)
 
 
 def answer_question(
@@ -191,6 +231,18 @@ def answer_question(
     """
     question = latest_text(tracker).strip()
     language = current_language(tracker)
+    if is_question and is_sensitive(question):
+        # Fraud, hacked accounts, disputed charges: a person, not an article.
+        return [
+            SlotSet(LAST_QUESTION, question),
+            *hand_over(
+                dispatcher,
+                tracker,
+                "sensitive_data",
+                response="utter_handover_sensitive",
+                question=question,
+            ),
+        ]
     try:
         outcome = kb.get_knowledge_base().search(question, language=language, k=SEARCH_K)
     except Exception:
@@ -219,6 +271,8 @@ def answer_question(
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         ids = [h.article.id for h in outcome.hits]
         return [*events, SlotSet(KB_CANDIDATES, ids), SlotSet(PENDING_FEEDBACK, None)]
+    if question and is_question:
+        record_gap(question, language, FALLBACK, conversation_id(tracker))
     dispatcher.utter_message(response="utter_fallback")
     return [*events, SlotSet(KB_CANDIDATES, []), SlotSet(PENDING_FEEDBACK, None)]
 
@@ -226,21 +280,6 @@ def answer_question(
 def choose_payload(article_id: str) -> str:
     """Button payload selecting an article: ``/choose_article{"article_id":"..."}``."""
     return "/choose_article" + json.dumps({"article_id": article_id}, separators=(",", ":"))
-
-
-def response_text(domain: DomainDict, response: str, language: str) -> str:
-    """Text of a domain response in ``language``, for texts used inside other messages.
-
-    Same choice as Rasa's conditional variations: the variation whose ``language`` condition
-    matches, else the one without condition.
-    """
-    variations = domain.get("responses", {}).get(response) or []
-    default = next((v["text"] for v in variations if not v.get("condition")), response)
-    for variation in variations:
-        for condition in variation.get("condition") or []:
-            if condition.get("name") == LANGUAGE and condition.get("value") == language:
-                return str(variation["text"])
-    return str(default)
 
 
 def show_article(
@@ -263,6 +302,7 @@ def show_article(
         "score": None if score is None else round(score, 4),
         "question": question,
         "feedback": None,
+        "category": article.category,
     }
     previous = shown_articles(tracker) if articles is None else articles
     return [SlotSet(KB_ARTICLES, [*previous, shown]), SlotSet(PENDING_FEEDBACK, article.id)]

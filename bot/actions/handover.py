@@ -1,74 +1,182 @@
-"""Handing the conversation over to a tier-1 agent.
+"""Handing the conversation over to a tier-1 agent through the handoff service.
 
-:func:`handoff_context` collects what an agent needs so the customer does not have to repeat
-themselves: language, last question, the articles shown and the feedback on each.
-
-HANDOFF ISSUE: :func:`request_handover` is the single place where the handoff service will be
-called (create the triaged ticket). Today it only logs the context; it does not create a ticket,
-and the customer-facing text (``utter_handover``) does not claim that one was created.
+1. :func:`hand_over` starts it (the customer asked for a person, complained, raised a sensitive
+   topic, or the articles did not help): it says a person will take over and starts
+   ``handoff_form`` (``FollowupAction``), which asks only for the contact details still missing
+   (``actions/handoff_form.py``). A conversation that already handed over is told its number
+   (or that its request is recorded) instead.
+2. ``action_handover`` runs when the form is done. :func:`request_handover` - the single place
+   where the handoff service is called - builds the payload (transcript, intent ranking of the
+   message that triggered the handover, KB articles with feedback, slots, language, channel;
+   ``actions/handoff_payload.py``) and stores it in the persistent outbox, which posts it with
+   the conversation id as idempotency key (``actions/outbox.py``). If the service answers, the
+   customer gets the ticket number, queue and due date; if it is down or slow, the handoff
+   stays in the outbox, the background worker retries it, and the customer is told that the
+   request is recorded and will be answered by e-mail.
+3. :func:`announce_ticket` runs on every later customer message (from ``action_detect_language``):
+   once the outbox has delivered a pending handoff, the customer is told its number.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import outbox
 from actions.conversation import (
+    CONTACT_CONSENT,
+    DESCRIPTION,
+    HANDOFF_FORM,
+    HANDOFF_PENDING,
+    HANDOFF_REASON,
     KB_CANDIDATES,
     LAST_QUESTION,
     PENDING_FEEDBACK,
-    ShownArticle,
+    REQUESTED_SLOT,
+    TICKET_NUMBER,
     current_language,
-    shown_articles,
+    latest_text,
 )
+from actions.gaps import HANDOFF, record_gap
+from actions.handoff_client import HandoffResult
+from actions.handoff_payload import build_handoff_payload, conversation_id, intent_ranking
+from actions.outbox import OutboxEntry
+from actions.ticket_text import due_text, queue_text
 
 logger = logging.getLogger(__name__)
 
-HandoverReason = Literal["customer_request", "not_solved", "no_matching_article"]
-
-
-@dataclass(frozen=True)
-class HandoffContext:
-    conversation_id: str
-    language: str
-    reason: HandoverReason
-    last_question: str | None
-    articles: list[ShownArticle] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def handoff_context(
-    tracker: Tracker, reason: HandoverReason, articles: list[ShownArticle] | None = None
-) -> HandoffContext:
-    """``articles`` overrides the slot when the calling action has just updated the feedback."""
-    return HandoffContext(
-        conversation_id=tracker.sender_id,
-        language=current_language(tracker),
-        reason=reason,
-        last_question=tracker.get_slot(LAST_QUESTION),
-        articles=shown_articles(tracker) if articles is None else articles,
-    )
-
-
-def request_handover(context: HandoffContext) -> None:
-    """HANDOFF ISSUE: send ``context`` to the handoff service here. For now it is only logged."""
-    logger.info("handover requested (not yet sent to a handoff service): %s", context.as_dict())
+DEFAULT_REASON = "customer_request"
 
 
 def hand_over(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
-    reason: HandoverReason,
-    articles: list[ShownArticle] | None = None,
+    reason: str,
+    response: str = "utter_handover",
+    question: str | None = None,
 ) -> list[EventType]:
-    """Tell the customer a person will take over and record the handover request."""
-    request_handover(handoff_context(tracker, reason, articles))
-    dispatcher.utter_message(response="utter_handover")
-    return [SlotSet(PENDING_FEEDBACK, None), SlotSet(KB_CANDIDATES, [])]
+    """Start the handover: say so, then run ``handoff_form`` (or say it exists already).
+
+    ``question``: the customer's question when it is not in ``last_question`` yet.
+    """
+    events: list[EventType] = [SlotSet(PENDING_FEEDBACK, None), SlotSet(KB_CANDIDATES, [])]
+    language = current_language(tracker)
+    key = conversation_id(tracker)
+    question = question or tracker.get_slot(LAST_QUESTION) or latest_text(tracker)
+    record_gap(question, language, HANDOFF, key)
+    entry = _existing(tracker, key)
+    if entry is not None and entry.ticket is not None:
+        dispatcher.utter_message(response="utter_handoff_already_created", number=entry.number)
+        return [*events, SlotSet(TICKET_NUMBER, entry.number), SlotSet(HANDOFF_PENDING, False)]
+    if entry is not None and entry.pending:
+        dispatcher.utter_message(response="utter_handoff_already_recorded")
+        return events
+    dispatcher.utter_message(response=response)
+    return [
+        *events,
+        SlotSet(HANDOFF_REASON, reason),
+        SlotSet(CONTACT_CONSENT, None),
+        FollowupAction(HANDOFF_FORM),
+    ]
+
+
+def _existing(tracker: Tracker, key: str) -> OutboxEntry | None:
+    """This conversation's handoff, if it was already sent or stored."""
+    if not tracker.get_slot(TICKET_NUMBER) and not tracker.get_slot(HANDOFF_PENDING):
+        return None  # nothing was handed over in this conversation: no need to ask the outbox
+    try:
+        return outbox.lookup(key)
+    except Exception:
+        logger.exception("outbox lookup failed for %s", key)
+        return None
+
+
+async def request_handover(tracker: Tracker, reason: str) -> OutboxEntry:
+    """Send the handoff: store it in the outbox and try to deliver it now (see module doc).
+
+    Raises :class:`actions.handoff_payload.MissingContact` without e-mail/phone and the outbox's
+    storage errors (then nothing was stored).
+    """
+    payload = build_handoff_payload(tracker, reason, tracker.get_slot(DESCRIPTION))
+    trigger = triggering_message(tracker)
+    if trigger is not None:
+        payload["intent_ranking"] = intent_ranking(trigger)
+    return await outbox.asubmit(payload["conversation_id"], payload)
+
+
+def triggering_message(tracker: Tracker) -> dict[str, Any] | None:
+    """Parse data of the customer message that started the handover (the last one before the
+    form started), whose intent ranking tells the agent more than the form's "yes"."""
+    last_user: dict[str, Any] | None = None
+    trigger: dict[str, Any] | None = None
+    for event in tracker.events:
+        if event.get("event") == "user":
+            last_user = event.get("parse_data") or None
+        elif event.get("event") == "active_loop" and event.get("name") == HANDOFF_FORM:
+            trigger = last_user
+    return trigger
+
+
+def ticket_message_params(
+    domain: dict[str, Any], ticket: HandoffResult, language: str
+) -> dict[str, str]:
+    queue = queue_text(domain, ticket.queue, language)
+    return {
+        "number": ticket.number,
+        "queue": queue,
+        "queue_capitalized": queue[:1].upper() + queue[1:],
+        "due": due_text(ticket.due_at, language),
+    }
+
+
+def announce_ticket(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any], language: str
+) -> list[EventType]:
+    """A recorded handoff got its ticket since the last message: tell the customer."""
+    if not tracker.get_slot(HANDOFF_PENDING) or tracker.get_slot(TICKET_NUMBER):
+        return []
+    try:
+        entry = outbox.lookup(conversation_id(tracker))
+    except Exception:
+        logger.exception("outbox lookup failed")
+        return []
+    if entry is None or entry.ticket is None:
+        return []
+    params = ticket_message_params(domain, entry.ticket, language)
+    dispatcher.utter_message(response="utter_handoff_ticket_ready", **params)
+    return [SlotSet(TICKET_NUMBER, entry.number), SlotSet(HANDOFF_PENDING, False)]
+
+
+async def submit_handover(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+) -> list[EventType]:
+    """``action_handover``: the form is done - send the handoff, or confirm the cancel."""
+    done: list[EventType] = [
+        SlotSet(CONTACT_CONSENT, None),
+        SlotSet(REQUESTED_SLOT, None),
+        SlotSet(DESCRIPTION, None),
+        SlotSet(HANDOFF_REASON, None),
+    ]
+    if tracker.get_slot(CONTACT_CONSENT) is not True:
+        dispatcher.utter_message(response="utter_handoff_cancelled")
+        return done
+    reason = tracker.get_slot(HANDOFF_REASON) or DEFAULT_REASON
+    try:
+        entry = await request_handover(tracker, reason)
+    except Exception:
+        logger.exception("handoff of %s could not be stored", tracker.sender_id)
+        dispatcher.utter_message(response="utter_handoff_failed")
+        return done
+    language = current_language(tracker)
+    if entry.ticket is not None:
+        params = ticket_message_params(domain, entry.ticket, language)
+        dispatcher.utter_message(response="utter_handoff_created", **params)
+        return [*done, SlotSet(TICKET_NUMBER, entry.number), SlotSet(HANDOFF_PENDING, False)]
+    # Pending (retried by the worker) or failed (kept for an operator, logged at ERROR): the
+    # request is stored either way and will be answered by e-mail.
+    dispatcher.utter_message(response="utter_handoff_recorded")
+    return [*done, SlotSet(HANDOFF_PENDING, True)]

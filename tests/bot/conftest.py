@@ -158,6 +158,9 @@ def fixture_kb_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         "NIVEL0_CALIBRATION": str(root / "calibration.json"),
         "NIVEL0_HELP_CENTER_URL": "https://help.example.test",
         "NIVEL0_KB_RELOAD_SECONDS": "0",
+        # Gaps and handoffs recorded by the actions stay in the test's directory.
+        "NIVEL0_GAPS_DB": str(root / "gaps.db"),
+        "NIVEL0_OUTBOX_PATH": str(root / "outbox.db"),
     }
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)

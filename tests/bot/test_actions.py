@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pytest
 from actions.actions import (
     ActionFeedbackNo,
     ActionFeedbackYes,
-    ActionHandover,
     ActionSearchKb,
     ActionShowArticle,
+    ActionStartHandover,
     candidate_by_ordinal,
     choose_payload,
 )
@@ -157,7 +156,24 @@ def test_yes_records_helpful_and_closes() -> None:
     assert conversation.slots["pending_feedback"] is None
 
 
-def test_no_offers_the_next_best_article_then_hands_over(caplog: pytest.LogCaptureFixture) -> None:
+def starts_handoff_form(events: list[dict[str, Any]], reason: str) -> bool:
+    followup = any(e["event"] == "followup" and e["name"] == "handoff_form" for e in events)
+    return followup and any(
+        e["event"] == "slot" and e["name"] == "handoff_reason" and e["value"] == reason
+        for e in events
+    )
+
+
+def gaps(reason: str) -> list[str]:
+    import os
+    from pathlib import Path
+
+    from knowledge.gaps import read_gaps
+
+    return [g.text for g in read_gaps(Path(os.environ["NIVEL0_GAPS_DB"])) if g.reason == reason]
+
+
+def test_no_offers_the_next_best_article_then_hands_over() -> None:
     conversation = Conversation("en")
     conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
 
@@ -167,17 +183,17 @@ def test_no_offers_the_next_best_article_then_hands_over(caplog: pytest.LogCaptu
     assert conversation.slots["pending_feedback"] == "refund-method-en"
 
     # The remaining articles are not close enough: hand over, keeping the feedback.
-    with caplog.at_level(logging.INFO, logger="actions.handover"):
-        messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
+    messages, events = conversation.run(ActionFeedbackNo(), "no", intent="deny")
     assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
     records = conversation.slots["kb_articles"]
-    assert [(r["article_id"], r["feedback"]) for r in records] == [
-        ("refund-timeline-en", "not_helpful"),
-        ("refund-method-en", "not_helpful"),
+    assert [(r["article_id"], r["feedback"], r["category"]) for r in records] == [
+        ("refund-timeline-en", "not_helpful", "refunds"),
+        ("refund-method-en", "not_helpful", "refunds"),
     ]
     assert conversation.slots["pending_feedback"] is None
-    assert "'reason': 'not_solved'" in caplog.text
-    assert "'feedback': 'not_helpful'" in caplog.text
+    assert starts_handoff_form(events, "not_solved")
+    assert REFUND_QUESTION_EN in gaps("negative_feedback")
+    assert REFUND_QUESTION_EN in gaps("handoff")
 
 
 def test_no_hands_over_once_enough_articles_were_shown(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,19 +240,39 @@ def test_yes_or_no_without_open_question_is_searched_like_any_message() -> None:
     assert conversation.slots["last_question"] == password_question
 
 
-def test_handover_passes_the_conversation_context(caplog: pytest.LogCaptureFixture) -> None:
+def test_request_for_a_person_or_complaint_starts_the_handoff_form() -> None:
     conversation = Conversation("es", sender_id="web-42")
     conversation.run(ActionSearchKb(), "cuánto tarda el reembolso")
-    with caplog.at_level(logging.INFO, logger="actions.handover"):
-        messages, _ = conversation.run(
-            ActionHandover(), "quiero hablar con una persona", intent="request_human"
-        )
-
+    messages, events = conversation.run(
+        ActionStartHandover(), "quiero hablar con una persona", intent="request_human"
+    )
     assert responses(messages) == ["utter_handover"]
-    assert "'conversation_id': 'web-42'" in caplog.text
-    assert "'reason': 'customer_request'" in caplog.text
-    assert "'last_question': 'cuánto tarda el reembolso'" in caplog.text
-    assert "refund-timeline-es" in caplog.text
+    assert starts_handoff_form(events, "customer_request")
+
+    messages, events = Conversation("en").run(
+        ActionStartHandover(), "this is unacceptable", intent="complain"
+    )
+    assert responses(messages) == ["utter_complaint"]
+    assert starts_handoff_form(events, "complaint")
+
+
+@pytest.mark.parametrize(
+    "question", ["someone hacked my account", "no reconozco un cargo en mi tarjeta"]
+)
+def test_sensitive_topics_go_to_a_person_not_to_an_article(question: str) -> None:
+    conversation = Conversation("en")
+    messages, events = conversation.run(ActionSearchKb(), question)
+    assert responses(messages) == ["utter_handover_sensitive"]
+    assert starts_handoff_form(events, "sensitive_data")
+    assert conversation.slots["last_question"] == question
+
+
+def test_fallback_questions_are_recorded_as_gaps() -> None:
+    conversation = Conversation("en")
+    messages, _ = conversation.run(ActionSearchKb(), "do you sell garden furniture in Lisbon")
+    assert responses(messages) == ["utter_fallback"]
+    assert "do you sell garden furniture in Lisbon" in gaps("fallback")
+    conversation.run(ActionSearchKb(), "asdf", intent="nlu_fallback")  # not a question
 
 
 def test_search_failure_falls_back_and_hands_over(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServers]:
     model = latest_model()
     if model is None:
         pytest.fail(TRAIN_HINT, pytrace=False)
-    with ChatServers(log_dir=tmp_path_factory.mktemp("e2e-logs"), model=model) as running:
+    logs = tmp_path_factory.mktemp("e2e-logs")
+    # Handoffs and knowledge gaps of these conversations stay in the test's directory.
+    env = {"NIVEL0_OUTBOX_PATH": str(logs / "outbox.db"), "NIVEL0_GAPS_DB": str(logs / "gaps.db")}
+    with ChatServers(log_dir=logs, model=model, env=env) as running:
         yield running
 
 
@@ -69,7 +72,12 @@ def test_english_conversation(servers: ChatServers, articles: dict[str, Article]
     ]
 
     assert texts(chat.say("talk to a human")) == [
-        "I'll connect you with a person from our support team."
+        "I'll connect you with a person from our support team. First I need a few details.",
+        "What's your name?",
+    ]
+    assert texts(chat.say("cancel")) == [
+        "OK, I won't pass your request to anyone. If you change your mind, write "
+        '"talk to a person".'
     ]
 
     long_text = ("I have a problem with my order and the refund " * 120)[:5000]
@@ -90,8 +98,11 @@ def test_spanish_conversation(servers: ChatServers, articles: dict[str, Article]
     assert texts(chat.say("sí"))[0].startswith("¡Genial")
 
     assert texts(chat.say("quiero hablar con una persona")) == [
-        "Te pondré en contacto con una persona de nuestro equipo de soporte."
+        "Te pondré en contacto con una persona de nuestro equipo de soporte. Antes necesito "
+        "unos datos.",
+        "¿Cómo te llamas?",
     ]
+    assert texts(chat.say("cancelar"))[0].startswith("De acuerdo, no paso tu consulta")
 
     # "asdf" gives no language evidence: the conversation stays in Spanish.
     reply = chat.say("asdf")
@@ -129,5 +140,6 @@ def test_no_offers_the_next_best_article_then_hands_over(
 
     assert texts(chat.say("no")) == [
         "I'm sorry I couldn't solve it.",
-        "I'll connect you with a person from our support team.",
+        "I'll connect you with a person from our support team. First I need a few details.",
+        "What's your name?",
     ]

@@ -49,6 +49,14 @@ def test_looser_cap_trades_one_false_answer_for_one_more_correct() -> None:
     assert choice.thresholds.clarify_min == pytest.approx(0.55)
 
 
+@pytest.mark.parametrize(
+    ("queries", "confidence", "allowed"),
+    [(10, 0.0, 0), (20, 0.0, 1), (89, 0.0, 4), (89, 0.9, 1), (89, 0.95, 0), (10, 0.9, 0)],
+)
+def test_allowed_false_answers(queries: int, confidence: float, allowed: int) -> None:
+    assert calibrate.allowed_false_answers(queries, 0.05, confidence) == allowed
+
+
 def test_unsearched_queries_always_fall_back() -> None:
     scores = np.vstack([SCORES, np.full((1, 3), calibrate._NOT_SEARCHED)])
     choice = choose_thresholds(scores, TOPICS, [*LABELS, None], max_false_answer_rate=0.05)

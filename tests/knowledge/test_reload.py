@@ -50,7 +50,7 @@ class Searcher:
 
     def __init__(self, kb: ReloadingKnowledgeBase):
         self.kb = kb
-        self.errors: list[BaseException] = []
+        self.errors: list[Exception] = []
         self.count = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -1,0 +1,59 @@
+"""``action_ticket_status``: "¿Cómo va mi ticket T-2026-000123?" answered from the handoff
+service (``POST /v1/status``) once ``ticket_status_form`` has the number and the e-mail.
+
+The service answers 404 both for an unknown number and for a number with another e-mail, and
+the bot says the same neutral "not found" for both (and forgets the e-mail, so the next try asks
+for it again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import handoff_client
+from actions.conversation import EMAIL, QUERIED_TICKET, current_language
+from actions.handoff_client import HandoffError
+from actions.ticket_text import due_text
+
+logger = logging.getLogger(__name__)
+
+
+class ActionTicketStatus(Action):
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> list[EventType]:
+        number = tracker.get_slot(QUERIED_TICKET)
+        email = tracker.get_slot(EMAIL)
+        done: list[EventType] = [SlotSet(QUERIED_TICKET, None)]
+        if not number or not email:  # the customer cancelled the form
+            dispatcher.utter_message(response="utter_status_cancelled")
+            return done
+        try:
+            status = await asyncio.to_thread(handoff_client.ticket_status, number, email)
+        except HandoffError as exc:
+            logger.warning("ticket status lookup failed: %s", exc)
+            dispatcher.utter_message(response="utter_ticket_status_unavailable")
+            return done
+        if status is None:
+            dispatcher.utter_message(response="utter_ticket_not_found")
+            return [*done, SlotSet(EMAIL, None)]
+        language = current_language(tracker)
+        dispatcher.utter_message(
+            response="utter_ticket_status",
+            number=status.number,
+            status=status.status_text,
+            due=due_text(status.due_at, language),
+        )
+        if status.messages:
+            dispatcher.utter_message(
+                response="utter_ticket_latest_message", message=status.messages[-1]
+            )
+        return done

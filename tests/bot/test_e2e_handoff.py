@@ -1,0 +1,187 @@
+"""End to end through the REST channel: the real Rasa server, action server and handoff
+service (subprocesses). A conversation hands over and gets its ticket number; a later
+conversation asks for the ticket's status. The FAULT test stops the handoff service, hands
+over several conversations (each told that its request is recorded), starts the service again
+and checks that every handoff arrives exactly once and is announced in its conversation.
+
+Waits are bounded polls for a condition, never timing assertions.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from actions.outbox import Outbox, OutboxSettings
+
+from tests.bot.servers import TRAIN_HINT, ChatServers, latest_model
+from tests.bot.test_outbox import WAIT_SECONDS, Service, wait_for
+
+pytestmark = pytest.mark.e2e
+
+TICKET = re.compile(r"T-\d{4}-\d{6,}")
+FAULT_CONVERSATIONS = 5
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChatServers, Service, Path]]:
+    model = latest_model()
+    if model is None:
+        pytest.fail(TRAIN_HINT, pytrace=False)
+    workdir = tmp_path_factory.mktemp("e2e-handoff")
+    service = Service(workdir)
+    service.start()
+    outbox_path = workdir / "outbox.db"
+    env = {
+        "HANDOFF_SERVICE_URL": service.url,
+        "HANDOFF_SERVICE_TOKEN": service.bot_token,
+        "HANDOFF_TIMEOUT_SECONDS": "5",
+        "NIVEL0_OUTBOX_PATH": str(outbox_path),
+        "NIVEL0_OUTBOX_BACKOFF_BASE_SECONDS": "0.2",
+        "NIVEL0_OUTBOX_BACKOFF_MAX_SECONDS": "1",
+        "NIVEL0_OUTBOX_POLL_SECONDS": "0.2",
+        "NIVEL0_GAPS_DB": str(workdir / "gaps.db"),
+    }
+    try:
+        with ChatServers(log_dir=workdir / "logs", model=model, env=env) as servers:
+            yield servers, service, outbox_path
+    finally:
+        service.stop()
+
+
+class Chat:
+    def __init__(self, servers: ChatServers, language: str = "en"):
+        self.servers = servers
+        self.sender = f"e2e-{uuid.uuid4().hex[:8]}"
+        self.metadata = {"language": language}
+
+    def say(self, message: str) -> list[str]:
+        reply = self.servers.say(self.sender, message, self.metadata)
+        return [m.get("text", "") for m in reply]
+
+
+def tickets_of(service: Service, sender: str) -> dict[str, int]:
+    """Tickets per conversation id of ``sender`` (ids are ``<sender>:<session start>``)."""
+    counts = service.tickets_per_conversation()
+    return {c: n for c, n in counts.items() if c == sender or c.startswith(f"{sender}:")}
+
+
+def test_handover_form_ticket_and_status_in_a_later_conversation(
+    stack: tuple[ChatServers, Service, Path],
+) -> None:
+    servers, service, _ = stack
+    if not service.running:
+        service.start()
+    chat = Chat(servers)
+    chat.say("how long does a refund take?")
+    chat.say("/deny")
+    reply = chat.say("no")
+    assert reply[-1] == "What's your name?", reply
+    assert chat.say("Lucía Pérez")[-1].startswith("Which e-mail address")
+    reply = chat.say("lucia at example dot com")
+    assert reply[0] == "That doesn't look like a valid e-mail address."
+    assert reply[-1].startswith("Which e-mail address")
+    reply = chat.say("lucia@example.com")
+    assert reply[-1].startswith("What's your order number?")  # a refund: order topic
+    reply = chat.say("VT-123456")
+    assert reply[-1].startswith("Do we have your permission to contact you")
+    reply = chat.say("/affirm")
+    assert len(reply) == 1 and reply[0].startswith("Done: your request has the number T-"), reply
+    assert "no later than" in reply[0] and "team will look into it" in reply[0]
+    number = TICKET.search(reply[0]).group(0)  # type: ignore[union-attr]
+    assert list(tickets_of(service, chat.sender).values()) == [1]
+    with service.api() as api:
+        ticket = api.get(f"/v1/tickets/{number}").json()
+    assert ticket["conversation_id"].startswith(chat.sender)
+    assert ticket["customer_email"] == "lucia@example.com"
+    assert ticket["order_number"] == "VT-123456"
+    assert ticket["reason"] == "negative_feedback"
+    assert [a["feedback"] for a in ticket["kb_articles"]] == ["not_helpful", "not_helpful"]
+    assert ticket["transcript"][0]["text"] == "how long does a refund take?"
+    assert ticket["intent_ranking"][0]["name"] == "deny"
+
+    later = Chat(servers, "es")  # a new conversation asks about the ticket
+    reply = later.say(f"¿Cómo va mi ticket {number}?")
+    assert reply[-1].startswith("¿A qué correo electrónico"), reply
+    reply = later.say("lucia@example.com")
+    assert reply[0].startswith(f"Tu consulta {number}: "), reply
+    assert "Respuesta prevista como tarde el " in reply[0]
+
+    reply = Chat(servers).say(f"status of my ticket {number}")
+    assert reply[-1].startswith("Which e-mail address"), reply
+
+
+def test_handover_cancelled_in_spanish_creates_no_ticket(
+    stack: tuple[ChatServers, Service, Path],
+) -> None:
+    servers, service, _ = stack
+    if not service.running:
+        service.start()
+    chat = Chat(servers, "es")
+    reply = chat.say("quiero hablar con una persona")
+    assert reply[-1] == "¿Cómo te llamas?"
+    assert chat.say("Ana")[-1].startswith("¿A qué correo")
+    assert chat.say("ana@example.com")[-1].startswith("Cuéntame en una frase")
+    reply = chat.say("mi correo es ana.garcia@example.com")  # a correction mid-form
+    assert reply[0] == "De acuerdo, usaré ana.garcia@example.com."
+    assert reply[-1].startswith("Cuéntame en una frase")
+    assert chat.say("la tele no enciende")[-1].startswith("¿Nos das permiso")
+    reply = chat.say("/deny")
+    assert reply == [
+        "De acuerdo, no paso tu consulta a ninguna persona. Si cambias de idea, escribe "
+        "«hablar con una persona»."
+    ]
+    assert tickets_of(service, chat.sender) == {}
+
+
+def hand_over_while_down(chat: Chat, index: int) -> list[str]:
+    reply = chat.say("I want to talk to a person")
+    assert reply[-1] == "What's your name?", reply
+    chat.say(f"Customer {index}")
+    chat.say(f"customer{index}@example.com")
+    assert chat.say("My TV does not turn on")[-1].startswith("Do we have your permission")
+    return chat.say("yes")
+
+
+def test_fault_service_down_every_handoff_arrives_exactly_once(
+    stack: tuple[ChatServers, Service, Path],
+) -> None:
+    servers, service, outbox_path = stack
+    if not service.running:
+        service.start()
+    service.stop()
+
+    chats = [Chat(servers) for _ in range(FAULT_CONVERSATIONS)]
+    for index, chat in enumerate(chats):
+        reply = hand_over_while_down(chat, index)
+        assert reply == [
+            "Your request has been recorded and we'll answer you by e-mail. As soon as it has "
+            "a tracking number I'll tell you."
+        ], reply
+    outbox = Outbox(OutboxSettings(path=outbox_path))
+    ours = [
+        e for e in outbox.entries() if any(e.conversation_id.startswith(c.sender) for c in chats)
+    ]
+    assert len(ours) == FAULT_CONVERSATIONS and all(e.pending for e in ours)
+
+    service.start()  # the action server's worker delivers the stored handoffs
+
+    def drained() -> bool:
+        entries = [outbox.lookup(e.conversation_id) for e in ours]
+        return all(e is not None and e.delivered for e in entries)
+
+    wait_for(drained, "the action server's outbox worker to deliver every handoff", WAIT_SECONDS)
+    counts = service.tickets_per_conversation()
+    for chat in chats:
+        mine = {c: n for c, n in counts.items() if c.startswith(f"{chat.sender}:")}
+        assert list(mine.values()) == [1], (chat.sender, mine)  # no loss, no duplicate
+
+    for chat in chats:
+        entry = next(e for e in ours if e.conversation_id.startswith(chat.sender))
+        number = outbox.lookup(entry.conversation_id).number  # type: ignore[union-attr]
+        reply = chat.say("thanks")
+        assert any(t.startswith(f"Your request now has a number: {number}.") for t in reply), reply
+        assert not any("now has a number" in t for t in chat.say("ok"))  # announced once

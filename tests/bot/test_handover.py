@@ -1,0 +1,203 @@
+"""action_handover, the ticket announcement and action_ticket_status against the REAL handoff
+service (a subprocess, tests/bot/test_outbox.py::Service); "down" is a port nobody listens on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from actions import handoff_client, outbox
+from actions.actions import (
+    ActionAnnounceTicket,
+    ActionFeedbackNo,
+    ActionHandover,
+    ActionSearchKb,
+)
+from actions.actions import ActionStartHandover as StartHandover
+from actions.handoff_client import HandoffClient, HandoffConfig
+from actions.handoff_payload import conversation_id
+from actions.outbox import Outbox, OutboxSettings
+from actions.ticket_status import ActionTicketStatus
+
+from handoff_service.schemas import TICKET_NUMBER_PATTERN
+from tests.bot.helpers import Conversation, responses
+from tests.bot.servers import free_port
+from tests.bot.test_outbox import Service, service, service_handle  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("knowledge_base")
+
+REFUND_QUESTION = {"en": "how long does a refund take", "es": "cuánto tarda el reembolso"}
+
+
+def use_service(monkeypatch: pytest.MonkeyPatch, path: Path, url: str, token: str | None) -> Outbox:
+    """Point the action server's outbox and client (process-wide defaults) at ``url``."""
+    client = HandoffClient(HandoffConfig(url=url, token=token, timeout=5))
+    box = Outbox(OutboxSettings(path=path, backoff_base=0.05, backoff_max=0.2, poll=0.05), client)
+    monkeypatch.setattr(outbox, "_default", box)
+    monkeypatch.setattr(handoff_client, "_default", client)
+    return box
+
+
+@pytest.fixture
+def down_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there
+
+
+@pytest.fixture
+def outbox_path(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "outbox.db"
+
+
+def handed_over_conversation(sender: str, language: str = "en") -> Conversation:
+    """Question, two unhelpful articles, handover, handoff form filled in."""
+    conversation = Conversation(language, sender_id=sender)
+    conversation.run(ActionSearchKb(), REFUND_QUESTION[language])
+    conversation.run(ActionFeedbackNo(), "/deny", intent="deny")
+    messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
+    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+    assert conversation.active_loop == "handoff_form"
+    conversation.slots.update(
+        customer_name="Lucía Pérez",
+        email="lucia@example.com",
+        order_number="VT-123456",
+        contact_consent=True,
+    )
+    return conversation
+
+
+def test_delivered_handoff_tells_number_queue_and_due_date(
+    service: Service,  # noqa: F811
+    outbox_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_service(monkeypatch, outbox_path, service.url, service.bot_token)
+    conversation = handed_over_conversation("web-delivered-1")
+
+    messages, _ = conversation.run(ActionHandover(), "/affirm", intent="affirm")
+
+    assert responses(messages) == ["utter_handoff_created"]
+    number = messages[0]["number"]
+    assert re.match(TICKET_NUMBER_PATTERN, number)
+    assert messages[0]["queue"].startswith("our ") and messages[0]["queue"].endswith(" team")
+    assert messages[0]["due"].startswith("no later than ")
+    assert conversation.slots["ticket_number"] == number
+    assert conversation.slots["handoff_pending"] is False
+    assert conversation.slots["contact_consent"] is None  # reset for a later handover
+
+    with service.api() as api:
+        ticket = api.get(f"/v1/tickets/{number}").json()
+    assert ticket["conversation_id"] == conversation_id(conversation.tracker("x"))
+    assert ticket["reason"] == "negative_feedback"
+    assert ticket["customer_email"] == "lucia@example.com"
+    assert ticket["customer_name"] == "Lucía Pérez"
+    assert ticket["order_number"] == "VT-123456"
+    assert ticket["language"] == "en" and ticket["channel"] == "web"
+    assert [a["feedback"] for a in ticket["kb_articles"]] == ["not_helpful", "not_helpful"]
+    # The ranking of the message that triggered the handover, not of the form's "yes".
+    assert ticket["intent_ranking"][0]["name"] == "deny"
+    assert ticket["transcript"][0] == {**ticket["transcript"][0], "text": REFUND_QUESTION["en"]}
+
+    # Asking for a person again in the same conversation: the same ticket, no new form.
+    messages, events = conversation.run(StartHandover(), "talk to a human", "request_human")
+    assert responses(messages) == ["utter_handoff_already_created"]
+    assert messages[0]["number"] == number
+    assert not any(e["event"] == "followup" for e in events)
+    assert service.tickets_per_conversation()[ticket["conversation_id"]] == 1
+
+
+def test_service_down_records_then_announces_the_number_on_the_next_message(
+    service: Service,  # noqa: F811
+    outbox_path: Path,
+    down_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_service(monkeypatch, outbox_path, down_url, service.bot_token)
+    conversation = handed_over_conversation("web-pending-1", "es")
+
+    messages, _ = conversation.run(ActionHandover(), "sí", intent="affirm")
+    assert responses(messages) == ["utter_handoff_recorded"]
+    assert conversation.slots["handoff_pending"] is True
+    assert conversation.slots["ticket_number"] is None
+
+    # Still down: the next message says nothing about it; a new handover says it is recorded.
+    messages, _ = conversation.run(ActionAnnounceTicket(), "hola")
+    assert responses(messages) == []
+    messages, _ = conversation.run(StartHandover(), "quiero hablar con alguien", "request_human")
+    assert responses(messages) == ["utter_handoff_already_recorded"]
+
+    box = use_service(monkeypatch, outbox_path, service.url, service.bot_token)
+    box.start_worker()
+    try:
+        key = conversation_id(conversation.tracker("x"))
+        for _ in range(600):
+            entry = box.lookup(key)
+            if entry is not None and entry.delivered:
+                break
+            time.sleep(0.1)
+    finally:
+        box.stop_worker()
+    messages, _ = conversation.run(ActionAnnounceTicket(), "gracias")
+    assert responses(messages) == ["utter_handoff_ticket_ready"]
+    number = messages[0]["number"]
+    assert re.match(TICKET_NUMBER_PATTERN, number)
+    assert messages[0]["due"].startswith("como tarde el ")
+    assert messages[0]["queue"].startswith("nuestro equipo")
+    assert conversation.slots["ticket_number"] == number
+    assert conversation.slots["handoff_pending"] is False
+    messages, _ = conversation.run(ActionAnnounceTicket(), "ok")
+    assert responses(messages) == []  # announced once
+    assert service.tickets_per_conversation()[key] == 1
+
+
+def test_cancelled_form_sends_nothing(outbox_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    box = use_service(monkeypatch, outbox_path, "http://127.0.0.1:9", "token")
+    conversation = handed_over_conversation("web-cancel-1")
+    conversation.slots["contact_consent"] = False
+
+    messages, _ = conversation.run(ActionHandover(), "cancel", intent="deny")
+
+    assert responses(messages) == ["utter_handoff_cancelled"]
+    assert box.entries() == []
+    assert conversation.slots["handoff_pending"] is None
+    assert conversation.slots["ticket_number"] is None
+
+
+def test_ticket_status(
+    service: Service,  # noqa: F811
+    outbox_path: Path,
+    down_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_service(monkeypatch, outbox_path, service.url, service.bot_token)
+    first = handed_over_conversation("web-status-1")
+    messages, _ = first.run(ActionHandover(), "yes", intent="affirm")
+    number = messages[0]["number"]
+
+    later = Conversation("en", sender_id="web-status-2")  # a later conversation
+    later.slots.update(queried_ticket=number, email="lucia@example.com")
+    messages, _ = later.run(ActionTicketStatus(), "lucia@example.com", intent="inform")
+    assert responses(messages) == ["utter_ticket_status"]
+    assert messages[0]["number"] == number
+    assert messages[0]["status"]  # the service's status text
+    assert messages[0]["due"].startswith("no later than ")
+    assert later.slots["queried_ticket"] is None
+
+    later.slots.update(queried_ticket=number, email="someone@else.example")
+    messages, _ = later.run(ActionTicketStatus(), "someone@else.example", intent="inform")
+    assert responses(messages) == ["utter_ticket_not_found"]
+    assert later.slots["email"] is None  # asked again next time
+    later.slots.update(queried_ticket="T-2026-999999", email="lucia@example.com")
+    messages, _ = later.run(ActionTicketStatus(), "lucia@example.com", intent="inform")
+    assert responses(messages) == ["utter_ticket_not_found"]  # the same neutral answer
+
+    messages, _ = later.run(ActionTicketStatus(), "cancel", intent="inform")  # form cancelled
+    assert responses(messages) == ["utter_status_cancelled"]
+
+    use_service(monkeypatch, outbox_path, down_url, service.bot_token)
+    later.slots.update(queried_ticket=number, email="lucia@example.com")
+    messages, _ = later.run(ActionTicketStatus(), "lucia@example.com", intent="inform")
+    assert responses(messages) == ["utter_ticket_status_unavailable"]
