@@ -192,7 +192,11 @@ class ActionFeedbackNo(Action):
 
 
 class ActionStartHandover(Action):
-    """The customer asked for a person or complained: start the handoff form."""
+    """The customer asked for a person or complained: start the handoff form.
+
+    Asking for a person right after the bot said it was not sure (the "Talk to a person"
+    button of ``utter_fallback``/``utter_default``) is handed over as ``low_confidence``.
+    """
 
     def name(self) -> str:
         return "action_start_handover"
@@ -203,7 +207,19 @@ class ActionStartHandover(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent == "complain":
             return hand_over(dispatcher, tracker, "complaint", response="utter_complaint")
-        return hand_over(dispatcher, tracker, "customer_request")
+        reason = "low_confidence" if last_bot_response(tracker) in NOT_SURE else "customer_request"
+        return hand_over(dispatcher, tracker, reason)
+
+
+NOT_SURE = ("utter_fallback", "utter_default")
+
+
+def last_bot_response(tracker: Tracker) -> str | None:
+    """Name of the response the bot last uttered (Rasa keeps it in the event's metadata)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action")
+    return None
 
 
 class ActionHandover(Action):

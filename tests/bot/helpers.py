@@ -81,7 +81,14 @@ class Conversation:
             if event["event"] == "slot":
                 self.slots[event["name"]] = event["value"]
         for message in dispatcher.messages:
-            self.events.append({"event": "bot", "text": message.get("response"), "data": {}})
+            self.events.append(
+                {
+                    "event": "bot",
+                    "text": message.get("response"),
+                    "data": {},
+                    "metadata": {"utter_action": message.get("response")},
+                }
+            )
         return dispatcher.messages, events
 
     def form_turn(

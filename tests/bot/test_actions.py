@@ -256,6 +256,14 @@ def test_request_for_a_person_or_complaint_starts_the_handoff_form() -> None:
     assert starts_handoff_form(events, "complaint")
 
 
+def test_asking_for_a_person_after_not_sure_is_low_confidence() -> None:
+    conversation = Conversation("en")
+    messages, _ = conversation.run(ActionSearchKb(), "do you repair vintage gramophones")
+    assert responses(messages) == ["utter_fallback"]
+    _, events = conversation.run(ActionStartHandover(), "/request_human", intent="request_human")
+    assert starts_handoff_form(events, "low_confidence")
+
+
 @pytest.mark.parametrize(
     "question", ["someone hacked my account", "no reconozco un cargo en mi tarjeta"]
 )
