@@ -62,8 +62,20 @@ def slugify(text: str) -> str:
     return slug[:MAX_TOPIC_CHARS].rstrip("-")
 
 
-def article_template(topic: str, title: str, language: str, category: str, today: dt.date) -> str:
-    text = _TEXT[language]
+def article_text(
+    *,
+    topic: str,
+    title: str,
+    language: str,
+    category: str,
+    summary: str,
+    questions: list[str],
+    updated: dt.date,
+    status: str,
+    body: str,
+) -> str:
+    """The text of an article file: YAML front matter in the order of docs/kb-format.md (tagged
+    with its category), then the Markdown body. Not validated: :func:`parse_article` does that."""
     meta = {
         "id": f"{topic}-{language}",
         "topic": topic,
@@ -71,13 +83,28 @@ def article_template(topic: str, title: str, language: str, category: str, today
         "language": language,
         "category": category,
         "tags": [category],
-        "summary": text["summary"],
-        "questions": text["questions"],
-        "updated": today,
-        "status": "draft",
+        "summary": summary,
+        "questions": questions,
+        "updated": updated,
+        "status": status,
     }
     front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=100)
-    return f"---\n{front}---\n\n{text['body']}"
+    return f"---\n{front}---\n\n{body}"
+
+
+def article_template(topic: str, title: str, language: str, category: str, today: dt.date) -> str:
+    text = _TEXT[language]
+    return article_text(
+        topic=topic,
+        title=title,
+        language=language,
+        category=category,
+        summary=text["summary"],
+        questions=text["questions"],
+        updated=today,
+        status="draft",
+        body=text["body"],
+    )
 
 
 def create_article(
