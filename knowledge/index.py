@@ -55,16 +55,28 @@ class BuildReport:
 
 
 def build_vectors(
-    articles: list[Article], model: EmbeddingModel, index_dir: Path
+    articles: list[Article],
+    model: EmbeddingModel,
+    index_dir: Path,
+    memory: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], BuildReport]:
-    """Vectors per article id (rows match :func:`search_texts`), embedding only what changed."""
+    """Vectors per article id (rows match :func:`search_texts`), embedding only what changed.
+
+    ``memory`` (content hash -> vectors), when given, is consulted before the disk and left
+    holding exactly the current articles' vectors: a long-lived knowledge base passes the same
+    dict to every rebuild, so an edit costs one article's embedding, not reading the whole index.
+    """
     model_dir = Path(index_dir) / model.identity
     model_dir.mkdir(parents=True, exist_ok=True)
+    known = memory if memory is not None else {}
     vectors: dict[str, np.ndarray] = {}
+    keys: dict[str, str] = {}
     missing: list[tuple[Article, str]] = []
     for article in articles:
-        key = content_hash(article)
-        cached = _read(model_dir / f"{key}.npy", len(search_texts(article)))
+        key = keys[article.id] = content_hash(article)
+        cached = known.get(key)
+        if cached is None:
+            cached = _read(model_dir / f"{key}.npy", len(search_texts(article)))
         if cached is None:
             missing.append((article, key))
         else:
@@ -78,7 +90,10 @@ def build_vectors(
             vectors[article.id] = encoded[start : start + n]
             _write_atomic(model_dir / f"{key}.npy", vectors[article.id])
             start += n
-    keep = {f"{content_hash(a)}.npy" for a in articles}
+    if memory is not None:
+        memory.clear()
+        memory.update((keys[article_id], v) for article_id, v in vectors.items())
+    keep = {f"{key}.npy" for key in keys.values()}
     removed = 0
     for file in model_dir.glob("*.npy"):
         if file.name not in keep:

@@ -231,7 +231,13 @@ class ReloadingKnowledgeBase:
         for error in errors:
             logger.error("skipping invalid article: %s", error)
         kb = KnowledgeBase(
-            articles, self.model, self.index_dir, self.calibration, self.max_query_chars, errors
+            articles,
+            self.model,
+            self.index_dir,
+            self.calibration,
+            self.max_query_chars,
+            errors,
+            previous=self._kb if self._generation else None,  # reuse what did not change
         )
         self._generation += 1
         seconds = time.perf_counter() - started

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy import sparse
 
 from knowledge.articles import Article, ArticleError, load_articles
 from knowledge.bands import Band, Calibration, Thresholds, assign_band
 from knowledge.embedding import EmbeddingModel, load_model
-from knowledge.index import build_vectors, search_texts
+from knowledge.index import build_vectors, content_hash, search_texts
+from knowledge.lexical import LexicalIndex, count_rows, empty_rows
 from knowledge.settings import DEFAULT_MAX_QUERY_CHARS, LANGUAGES, Settings
 
 __all__ = ["Band", "Hit", "KnowledgeBase", "SearchOutcome"]
@@ -66,27 +67,55 @@ class Scores:
 
 
 class _LanguageIndex:
-    """Vectors and TF-IDF matrix of the published articles of one language."""
+    """Vectors and lexical index of the published articles of one language.
 
-    def __init__(self, articles: list[Article], vectors: dict[str, np.ndarray]):
+    Built from the previous generation's index of the language when there is one: unchanged
+    articles keep their lexical count rows (only new or edited articles are analysed), and an
+    unchanged language is reused as it is.
+    """
+
+    def __init__(
+        self,
+        articles: list[Article],
+        vectors: dict[str, np.ndarray],
+        previous: _LanguageIndex | None = None,
+    ):
         self.articles = articles
-        texts = [text for a in articles for text in search_texts(a)]
+        self.keys = [content_hash(a) for a in articles]
         counts = [len(search_texts(a)) for a in articles]
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+        if previous is not None and previous.keys == self.keys:
+            self.vectors, self.lexical = previous.vectors, previous.lexical
+            return
         self.vectors = np.vstack([vectors[a.id] for a in articles])
-        self.tfidf = TfidfVectorizer(
-            analyzer="char_wb",
-            ngram_range=(2, 4),
-            lowercase=True,
-            strip_accents="unicode",
-            sublinear_tf=True,
-        )
-        self.lexical = self.tfidf.fit_transform(texts)
+        self.lexical = LexicalIndex(self._count_rows(previous))
+
+    def _count_rows(self, previous: _LanguageIndex | None) -> sparse.csr_matrix:
+        """The lexical count rows of all texts, in article order, reusing ``previous``'s."""
+        rows_of = previous.rows_by_key() if previous is not None else {}
+        fresh = [a for a, key in zip(self.articles, self.keys, strict=True) if key not in rows_of]
+        old = previous.lexical.counts if previous is not None else empty_rows()
+        new = count_rows([t for a in fresh for t in search_texts(a)]) if fresh else empty_rows()
+        cursor = old.shape[0]  # rows of ``new`` follow those of ``old``
+        order: list[np.ndarray] = []
+        for article, key in zip(self.articles, self.keys, strict=True):
+            rows = rows_of.get(key)
+            if rows is None:
+                rows = np.arange(cursor, cursor + len(search_texts(article)))
+                cursor = int(rows[-1]) + 1
+            order.append(rows)
+        return sparse.vstack([old, new], format="csr")[np.concatenate(order)]
+
+    def rows_by_key(self) -> dict[str, np.ndarray]:
+        ends = [*self.starts[1:], self.vectors.shape[0]]
+        return {
+            key: np.arange(start, end)
+            for key, start, end in zip(self.keys, self.starts, ends, strict=True)
+        }
 
     def scores(self, query_vectors: np.ndarray, queries: list[str]) -> Scores:
         dense = np.maximum.reduceat(query_vectors @ self.vectors.T, self.starts, axis=1)
-        lex_sims = (self.tfidf.transform(queries) @ self.lexical.T).toarray()
-        lexical = np.maximum.reduceat(lex_sims, self.starts, axis=1)
+        lexical = np.maximum.reduceat(self.lexical.similarities(queries), self.starts, axis=1)
         return Scores(self.articles, dense, lexical)
 
 
@@ -99,16 +128,26 @@ class KnowledgeBase:
         calibration: Calibration,
         max_query_chars: int = DEFAULT_MAX_QUERY_CHARS,
         load_errors: list[ArticleError] | None = None,
+        previous: KnowledgeBase | None = None,
     ):
+        """``previous``: the knowledge base this one replaces (hot reload), whose in-memory
+        vectors and lexical rows are reused for unchanged articles. It must use the same model.
+        """
         self.model = model
         self.calibration = calibration
         self.max_query_chars = max_query_chars
         self.load_errors = load_errors or []
         self._by_id = {a.id: a for a in articles}
         published = [a for a in articles if a.is_published]
-        vectors, self.build_report = build_vectors(published, model, index_dir)
+        reuse = previous is not None and previous.model.identity == model.identity
+        self._vector_memory: dict[str, np.ndarray] = (
+            previous._vector_memory if previous is not None and reuse else {}
+        )
+        vectors, self.build_report = build_vectors(published, model, index_dir, self._vector_memory)
         self._indexes = {
-            lang: _LanguageIndex(group, vectors)
+            lang: _LanguageIndex(
+                group, vectors, previous._indexes.get(lang) if previous and reuse else None
+            )
             for lang in LANGUAGES
             if (group := [a for a in published if a.language == lang])
         }

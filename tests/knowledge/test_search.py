@@ -3,10 +3,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from knowledge.articles import load_articles
 from knowledge.bands import Calibration, Thresholds, assign_band
+from knowledge.index import search_texts
 from knowledge.search import Band, KnowledgeBase
 from tests.knowledge.conftest import write_article, write_fixture_kb
 
@@ -180,3 +182,35 @@ def test_calibration_of_another_model_is_not_used(tmp_path: Path, model) -> None
     path.write_text(json.dumps({"models": {"other": {"languages": {"en": {}}}}}))
     assert Calibration.load(path, model.identity) == Calibration.uncalibrated()
     assert Calibration.load(tmp_path / "missing.json", model.identity).languages == {}
+
+
+def test_rebuild_from_the_previous_state_scores_like_a_fresh_build(
+    kb_dir: Path, tmp_path: Path, model
+) -> None:
+    """Hot reload builds on the previous generation (vectors and lexical rows of unchanged
+    articles are reused); the result must be the same as building from scratch."""
+    articles = load_articles(kb_dir).articles
+    calibration = Calibration(model.identity, FIXTURE_THRESHOLDS)
+    first = KnowledgeBase(articles, model, tmp_path / "index", calibration)
+    edited = [
+        a.model_copy(update={"questions": [*a.questions, "can I pay with a gift card?"]})
+        if a.id == "order-status-en"
+        else a
+        for a in articles
+        if a.id != "password-reset-es"
+    ]
+    changed = next(a for a in edited if a.id == "order-status-en")
+    texts_before = model.encoded_texts
+    incremental = KnowledgeBase(edited, model, tmp_path / "index", calibration, previous=first)
+    assert model.encoded_texts - texts_before == len(search_texts(changed))
+    fresh = KnowledgeBase(edited, model, tmp_path / "fresh-index", calibration)
+    queries = {
+        "en": ["can I pay with a gift card", "where is my parcel"],
+        "es": ["no me llega el correo de la contraseña", "¿dónde está mi pedido?"],
+    }
+    for language, texts in queries.items():
+        ours, theirs = incremental.scores(texts, language), fresh.scores(texts, language)
+        assert [a.id for a in ours.articles] == [a.id for a in theirs.articles]
+        np.testing.assert_allclose(ours.dense, theirs.dense, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(ours.lexical, theirs.lexical, rtol=1e-5, atol=1e-6)
+    assert incremental.get("password-reset-es") is None
