@@ -5,17 +5,20 @@ custom actions with rasa_sdk's Tracker and CollectingDispatcher.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+from knowledge.new_article import article_text
+from tests.support import HandoffServiceProcess
 
 BOT_DIR = Path(__file__).resolve().parents[2] / "bot"
 
@@ -127,24 +130,23 @@ FIXTURE_ARTICLES: dict[str, tuple[str, dict[str, tuple[str, str, list[str]]]]] =
 
 
 def write_fixture_kb(kb_dir: Path) -> None:
+    """Published articles whose body is their summary, in the format ``kb new`` writes."""
     for topic, (category, languages) in FIXTURE_ARTICLES.items():
         for language, (title, summary, questions) in languages.items():
-            meta = {
-                "id": f"{topic}-{language}",
-                "topic": topic,
-                "title": title,
-                "language": language,
-                "category": category,
-                "tags": [category],
-                "summary": summary,
-                "questions": questions,
-                "updated": "2026-10-12",
-                "status": "published",
-            }
+            text = article_text(
+                topic=topic,
+                title=title,
+                language=language,
+                category=category,
+                summary=summary,
+                questions=questions,
+                updated=dt.date(2026, 10, 12),
+                status="published",
+                body=f"{summary}\n",
+            )
             path = kb_dir / language / f"{topic}.md"
             path.parent.mkdir(parents=True, exist_ok=True)
-            front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
-            path.write_text(f"---\n{front}---\n\n{summary}\n", encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +182,21 @@ def knowledge_base(fixture_kb_env: dict[str, str]) -> Any:
     knowledge = kb.get_knowledge_base()
     yield knowledge
     kb.reset()
+
+
+@pytest.fixture(scope="module")
+def service_handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandoffServiceProcess]:
+    """The real handoff service of a test module (tests/support/handoff_service.py)."""
+    service = HandoffServiceProcess(tmp_path_factory.mktemp("handoff-service"))
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def service(service_handle: HandoffServiceProcess) -> HandoffServiceProcess:
+    """The running service (started again if a previous test left it stopped)."""
+    if not service_handle.running:
+        service_handle.start()
+    return service_handle

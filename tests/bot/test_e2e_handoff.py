@@ -18,7 +18,7 @@ import pytest
 from actions.outbox import Outbox, OutboxSettings
 
 from tests.bot.servers import TRAIN_HINT, ChatServers, latest_model
-from tests.bot.test_outbox import WAIT_SECONDS, Service, wait_for
+from tests.support import WAIT_SECONDS, HandoffServiceProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +27,14 @@ FAULT_CONVERSATIONS = 5
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChatServers, Service, Path]]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ChatServers, HandoffServiceProcess, Path]]:
     model = latest_model()
     if model is None:
         pytest.fail(TRAIN_HINT, pytrace=False)
     workdir = tmp_path_factory.mktemp("e2e-handoff")
-    service = Service(workdir)
+    service = HandoffServiceProcess(workdir)
     service.start()
     outbox_path = workdir / "outbox.db"
     env = {
@@ -63,14 +65,14 @@ class Chat:
         return [m.get("text", "") for m in reply]
 
 
-def tickets_of(service: Service, sender: str) -> dict[str, int]:
+def tickets_of(service: HandoffServiceProcess, sender: str) -> dict[str, int]:
     """Tickets per conversation id of ``sender`` (ids are ``<sender>:<session start>``)."""
     counts = service.tickets_per_conversation()
     return {c: n for c, n in counts.items() if c == sender or c.startswith(f"{sender}:")}
 
 
 def test_handover_form_ticket_and_status_in_a_later_conversation(
-    stack: tuple[ChatServers, Service, Path],
+    stack: tuple[ChatServers, HandoffServiceProcess, Path],
 ) -> None:
     servers, service, _ = stack
     if not service.running:
@@ -115,7 +117,7 @@ def test_handover_form_ticket_and_status_in_a_later_conversation(
 
 
 def test_handover_cancelled_in_spanish_creates_no_ticket(
-    stack: tuple[ChatServers, Service, Path],
+    stack: tuple[ChatServers, HandoffServiceProcess, Path],
 ) -> None:
     servers, service, _ = stack
     if not service.running:
@@ -147,7 +149,7 @@ def hand_over_while_down(chat: Chat, index: int) -> list[str]:
 
 
 def test_fault_service_down_every_handoff_arrives_exactly_once(
-    stack: tuple[ChatServers, Service, Path],
+    stack: tuple[ChatServers, HandoffServiceProcess, Path],
 ) -> None:
     servers, service, outbox_path = stack
     if not service.running:
@@ -173,7 +175,7 @@ def test_fault_service_down_every_handoff_arrives_exactly_once(
         entries = [outbox.lookup(e.conversation_id) for e in ours]
         return all(e is not None and e.delivered for e in entries)
 
-    wait_for(drained, "the action server's outbox worker to deliver every handoff", WAIT_SECONDS)
+    wait_until(drained, "the action server's outbox worker to deliver every handoff", WAIT_SECONDS)
     counts = service.tickets_per_conversation()
     for chat in chats:
         mine = {c: n for c, n in counts.items() if c.startswith(f"{chat.sender}:")}

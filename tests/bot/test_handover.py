@@ -1,11 +1,10 @@
 """action_handover, the ticket announcement and action_ticket_status against the REAL handoff
-service (a subprocess, tests/bot/test_outbox.py::Service); "down" is a port nobody listens on.
+service (a subprocess: tests/support/handoff_service.py); "down" is a port nobody listens on.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +24,7 @@ from actions.ticket_status import ActionTicketStatus
 
 from handoff_service.schemas import TICKET_NUMBER_PATTERN
 from tests.bot.helpers import Conversation, responses
-from tests.bot.servers import free_port
-from tests.bot.test_outbox import Service, service, service_handle  # noqa: F401 (fixtures)
+from tests.support import HandoffServiceProcess, free_port, wait_until
 
 pytestmark = pytest.mark.usefixtures("knowledge_base")
 
@@ -70,7 +68,7 @@ def handed_over_conversation(sender: str, language: str = "en") -> Conversation:
 
 
 def test_delivered_handoff_tells_number_queue_and_due_date(
-    service: Service,  # noqa: F811
+    service: HandoffServiceProcess,
     outbox_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -110,7 +108,7 @@ def test_delivered_handoff_tells_number_queue_and_due_date(
 
 
 def test_service_down_records_then_announces_the_number_on_the_next_message(
-    service: Service,  # noqa: F811
+    service: HandoffServiceProcess,
     outbox_path: Path,
     down_url: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -133,11 +131,11 @@ def test_service_down_records_then_announces_the_number_on_the_next_message(
     box.start_worker()
     try:
         key = conversation_id(conversation.tracker("x"))
-        for _ in range(600):
-            entry = box.lookup(key)
-            if entry is not None and entry.delivered:
-                break
-            time.sleep(0.1)
+        wait_until(
+            lambda: (entry := box.lookup(key)) is not None and entry.delivered,
+            "the worker to deliver the recorded handoff",
+            timeout=60,
+        )
     finally:
         box.stop_worker()
     messages, _ = conversation.run(ActionAnnounceTicket(), "gracias")
@@ -167,7 +165,7 @@ def test_cancelled_form_sends_nothing(outbox_path: Path, monkeypatch: pytest.Mon
 
 
 def test_ticket_status(
-    service: Service,  # noqa: F811
+    service: HandoffServiceProcess,
     outbox_path: Path,
     down_url: str,
     monkeypatch: pytest.MonkeyPatch,

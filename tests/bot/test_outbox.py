@@ -13,153 +13,21 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from actions.handoff_client import HandoffClient, HandoffConfig
 from actions.handoff_payload import build_handoff_payload, conversation_id
 from actions.outbox import DELIVERED, FAILED, Outbox, OutboxSettings
 
 from handoff_service.schemas import TICKET_NUMBER_PATTERN
-from tests.bot.servers import free_port
 from tests.bot.test_handoff_payload import ARTICLES, conversation, tracker
+from tests.support import WAIT_SECONDS, HandoffServiceProcess, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
-WAIT_SECONDS = 240.0  # generous bound for a shared 2-core machine; not a timing assertion
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting ({timeout:g} s) for: {what}")
-        time.sleep(0.1)
-
-
-class Service:
-    """The handoff service as in production (``cli serve``), stoppable and restartable on the
-    same port and database."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{workdir / 'h.db'}",
-            "HANDOFF_PORT": str(self.port),
-            "HANDOFF_TRIAGE_MODEL_PATH": str(workdir / "triage.joblib"),
-            "HANDOFF_KB_DRAFTS_DIR": str(workdir / "kb"),
-            "HANDOFF_LOG_LEVEL": "WARNING",
-        }
-        self.log = workdir / "service.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.cli("migrate")
-        self.admin_token = self.cli("create-admin", "root")
-        self.bot_token = self.cli("create-token", "rasa-bot", "--role", "service")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(PYTHON), "-m", "handoff_service.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        )
-        return done.stdout.strip().splitlines()[-1]
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(PYTHON), "-m", "handoff_service.cli", "serve"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-        def healthy() -> bool:
-            assert self.running, f"the service exited:\n{self.log.read_text()[-3000:]}"
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(healthy, "the handoff service to answer /healthz")
-
-    def stop(self) -> None:
-        if self.running:
-            assert self.process is not None
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.process = None
-
-    # --- what the service holds (agent API, admin token) --------------------------------
-
-    def api(self) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.admin_token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
-
-    def tickets_per_conversation(self) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        with self.api() as api:
-            offset, total = 0, 1
-            while offset < total:
-                page = api.get("/v1/tickets", params={"limit": 200, "offset": offset}).json()
-                total = page["total"]
-                offset += 200
-                for item in page["items"]:
-                    ticket = api.get(f"/v1/tickets/{item['number']}").json()
-                    counts[ticket["conversation_id"]] += 1
-        return counts
-
-    def metric(self, name: str, **labels: str) -> float:
-        """Sum of a Prometheus counter's samples whose labels include ``labels``."""
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        total = 0.0
-        for line in text.splitlines():
-            match = re.match(rf"^{name}(?:\{{(.*)\}})? ([0-9.e+-]+)$", line)
-            if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
-                total += float(match.group(2))
-        return total
-
-    def handoff_posts(self) -> float:
-        return self.metric("handoff_http_requests_total", method="POST", route="/v1/handoffs")
-
-
-@pytest.fixture(scope="module")
-def service_handle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = Service(tmp_path_factory.mktemp("handoff-service"))
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-@pytest.fixture
-def service(service_handle: Service) -> Service:
-    """The running service (started again if a previous test left it stopped)."""
-    if not service_handle.running:
-        service_handle.start()
-    return service_handle
 
 
 @pytest.fixture
@@ -205,7 +73,9 @@ def all_delivered(outbox: Outbox, ids: list[str]) -> bool:
     return all((e := outbox.lookup(c)) is not None and e.delivered for c in ids)
 
 
-def test_delivered_at_once_when_the_service_is_up(service: Service, outbox_path: Path) -> None:
+def test_delivered_at_once_when_the_service_is_up(
+    service: HandoffServiceProcess, outbox_path: Path
+) -> None:
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
     [conversation] = new_ids(1)
 
@@ -226,7 +96,7 @@ def test_delivered_at_once_when_the_service_is_up(service: Service, outbox_path:
 
 
 def test_payload_built_from_a_tracker_becomes_the_ticket(
-    service: Service, outbox_path: Path
+    service: HandoffServiceProcess, outbox_path: Path
 ) -> None:
     chat = tracker(conversation(), sender=f"web-{uuid.uuid4().hex[:8]}", kb_articles=ARTICLES)
     key = conversation_id(chat)
@@ -247,7 +117,7 @@ def test_payload_built_from_a_tracker_becomes_the_ticket(
 
 
 def test_service_down_then_up_worker_delivers_exactly_once(
-    service: Service, outbox_path: Path
+    service: HandoffServiceProcess, outbox_path: Path
 ) -> None:
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
     [conversation] = new_ids(1)
@@ -261,7 +131,7 @@ def test_service_down_then_up_worker_delivers_exactly_once(
     outbox.start_worker()
     assert outbox.start_worker() is outbox.start_worker()  # idempotent
     try:
-        delivered = wait_for(
+        delivered = wait_until(
             lambda: (e := outbox.lookup(conversation)) is not None and e.delivered and e,
             "the worker to deliver the stored handoff",
         )
@@ -294,7 +164,7 @@ outbox.stop_worker()
 
 
 def test_twenty_conversations_while_down_arrive_once_with_two_workers(
-    service: Service, outbox_path: Path
+    service: HandoffServiceProcess, outbox_path: Path
 ) -> None:
     """Two workers (this process and another one) share the outbox file: every handoff arrives
     exactly once and no row is sent twice (the service counts POSTs and replays)."""
@@ -319,7 +189,7 @@ def test_twenty_conversations_while_down_arrive_once_with_two_workers(
     )
     outbox.start_worker()
     try:
-        wait_for(lambda: all_delivered(outbox, ids), "both workers to deliver all 20 handoffs")
+        wait_until(lambda: all_delivered(outbox, ids), "both workers to deliver all 20 handoffs")
         assert other.wait(timeout=WAIT_SECONDS) == 0
     finally:
         outbox.stop_worker()
@@ -335,7 +205,7 @@ def test_twenty_conversations_while_down_arrive_once_with_two_workers(
 
 
 def test_rejected_payload_is_marked_failed_and_not_retried(
-    service: Service, outbox_path: Path
+    service: HandoffServiceProcess, outbox_path: Path
 ) -> None:
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
     [conversation] = new_ids(1)
@@ -361,7 +231,9 @@ def test_rejected_payload_is_marked_failed_and_not_retried(
     assert service.tickets_per_conversation()[conversation] == 1
 
 
-def test_slow_service_times_out_into_the_outbox(service: Service, outbox_path: Path) -> None:
+def test_slow_service_times_out_into_the_outbox(
+    service: HandoffServiceProcess, outbox_path: Path
+) -> None:
     [conversation] = new_ids(1)
     with socket.socket() as silent:  # accepts connections (kernel backlog), never answers
         silent.bind(("127.0.0.1", 0))
@@ -373,11 +245,13 @@ def test_slow_service_times_out_into_the_outbox(service: Service, outbox_path: P
     assert "timed out" in (entry.last_error or "")
 
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
-    wait_for(lambda: outbox.run_pending() and all_delivered(outbox, [conversation]), "retry")
+    wait_until(lambda: outbox.run_pending() and all_delivered(outbox, [conversation]), "retry")
     assert service.tickets_per_conversation()[conversation] == 1
 
 
-def test_missing_or_refused_token_keeps_the_handoff(service: Service, outbox_path: Path) -> None:
+def test_missing_or_refused_token_keeps_the_handoff(
+    service: HandoffServiceProcess, outbox_path: Path
+) -> None:
     """A token problem is fixed by an operator, not by changing the payload: keep retrying."""
     [conversation] = new_ids(1)
     entry = make_outbox(outbox_path, service.url, None).submit(conversation, payload(conversation))
@@ -389,7 +263,7 @@ def test_missing_or_refused_token_keeps_the_handoff(service: Service, outbox_pat
     assert "HTTP 401" in (entry.last_error or "")
 
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
-    wait_for(lambda: outbox.run_pending() and all_delivered(outbox, [conversation]), "retry")
+    wait_until(lambda: outbox.run_pending() and all_delivered(outbox, [conversation]), "retry")
     assert service.tickets_per_conversation()[conversation] == 1
 
 
@@ -407,7 +281,9 @@ outbox.submit(payload["conversation_id"], payload)
 """
 
 
-def test_process_killed_while_sending_loses_nothing(service: Service, outbox_path: Path) -> None:
+def test_process_killed_while_sending_loses_nothing(
+    service: HandoffServiceProcess, outbox_path: Path
+) -> None:
     """A process stores the handoff and dies (SIGKILL) while the request hangs: after the
     claim's lease runs out, another worker sends it."""
     [conversation] = new_ids(1)
@@ -423,14 +299,14 @@ def test_process_killed_while_sending_loses_nothing(service: Service, outbox_pat
             env=env,
         )  # fmt: skip
         try:
-            wait_for(
+            wait_until(
                 lambda: (e := outbox.lookup(conversation)) is not None and e.state == "sending",
                 "the other process to store and start sending",
             )
         finally:
             doomed.send_signal(signal.SIGKILL)
             doomed.wait(timeout=30)
-    wait_for(lambda: outbox.run_pending() and all_delivered(outbox, [conversation]),
+    wait_until(lambda: outbox.run_pending() and all_delivered(outbox, [conversation]),
              "the lease to expire and the row to be sent again")  # fmt: skip
     assert service.tickets_per_conversation()[conversation] == 1
 

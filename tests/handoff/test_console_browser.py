@@ -8,10 +8,6 @@ from the bot's API. Screenshots go to docs/screenshots/console-*.png.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,104 +17,28 @@ from sqlalchemy import update
 
 from handoff_service.db import make_engine
 from handoff_service.models import Ticket
-from tests.bot.servers import free_port
 from tests.handoff.conftest import handoff_payload
+from tests.support import HandoffServiceProcess, chromium_browser, require_chromium
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-if not CHROMIUM.exists():
-    pytest.skip("needs Debian's Chromium: apt-get install -y chromium", allow_module_level=True)
-
-
-class Service:
-    """The handoff service as a subprocess, plus the CLI against the same database."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.database_url = f"sqlite:///{workdir / 'handoff.db'}"
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": self.database_url,
-            "HANDOFF_PORT": str(self.port),
-            "HANDOFF_TRIAGE_MODEL_PATH": str(workdir / "triage.joblib"),
-            "HANDOFF_KB_DRAFTS_DIR": str(workdir / "kb"),
-            "HANDOFF_LOG_LEVEL": "WARNING",
-        }
-        self.log = workdir / "service.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "handoff_service.cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        return done.stdout.strip()
-
-    def __enter__(self) -> Service:
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "handoff_service.cli", "serve"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 180  # first start trains the triage model
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"the service did not start:\n{self.log.read_text()}")
-            time.sleep(0.3)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    with Service(tmp_path_factory.mktemp("console-service")) as running:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandoffServiceProcess]:
+    with HandoffServiceProcess(tmp_path_factory.mktemp("console-service")) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
-def create_handoff(service: Service, bot_token: str, **overrides: object) -> dict:
+def create_handoff(service: HandoffServiceProcess, bot_token: str, **overrides: object) -> dict:
     response = httpx.post(
         f"{service.url}/v1/handoffs",
         json=handoff_payload(**overrides),
@@ -129,9 +49,11 @@ def create_handoff(service: Service, bot_token: str, **overrides: object) -> dic
     return response.json()
 
 
-def test_agent_logs_in_claims_and_resolves_in_the_browser(service: Service, browser) -> None:
+def test_agent_logs_in_claims_and_resolves_in_the_browser(
+    service: HandoffServiceProcess, browser
+) -> None:
     agent_token = service.cli("create-token", "ana", "--role", "agent")
-    bot_token = service.cli("create-token", "rasa-bot", "--role", "service")
+    bot_token = service.bot_token
     agent_api = {"Authorization": f"Bearer {agent_token}"}
 
     ticket = create_handoff(

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,28 +25,15 @@ from help_center.i18n import STRINGS
 from help_center.main import create_app
 from help_center.search import SearchService
 from help_center.settings import Settings
-from tests.bot.servers import ChatServers, free_port, latest_model
+from tests.bot.servers import ChatServers, latest_model
+from tests.support import chromium_browser, free_port, require_chromium, wait_until
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 ROOT = Path(__file__).resolve().parents[2]
 KB_DIR = ROOT / "kb_articles"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EN, ES = STRINGS["en"], STRINGS["es"]
-
-if not CHROMIUM.exists():
-    pytest.skip("needs Debian's Chromium: apt-get install -y chromium", allow_module_level=True)
 
 
 class LiveServer:
@@ -67,11 +53,12 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the help centre did not start")
-            time.sleep(0.05)
+
+        def started() -> bool:
+            assert self._thread.is_alive(), "the help centre did not start"
+            return self._server.started
+
+        wait_until(started, "the help centre to start", timeout=30, interval=0.05)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -81,10 +68,8 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -369,18 +354,16 @@ def test_python_m_help_center_serves_on_the_configured_port():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+    def health() -> httpx.Response | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        except httpx.HTTPError:
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            return None
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None, (
-                    process.stderr.read().decode() if process.stderr else ""
-                )
-                assert time.monotonic() < deadline, "help centre did not start"
-                time.sleep(0.3)
+        response = wait_until(health, "the help centre to answer /healthz", 60, interval=0.3)
         assert response.json() == {"status": "ok", "articles": len(Catalog.load(KB_DIR))}
     finally:
         process.terminate()
