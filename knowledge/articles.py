@@ -103,6 +103,8 @@ class LoadResult(NamedTuple):
     errors: list[ArticleError]
 
 
+# libyaml's loader when PyYAML was built with it: ~10x faster on a large KB, same results.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
 
 
@@ -116,7 +118,7 @@ def parse_article(path: Path) -> Article:
     if not match:
         raise ArticleError(path, [("front matter", "missing: the file must start with '---'")])
     try:
-        meta = yaml.safe_load(match.group(1))
+        meta = yaml.load(match.group(1), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise ArticleError(path, [("front matter", f"invalid YAML: {exc}")]) from exc
     if not isinstance(meta, dict):

@@ -40,9 +40,10 @@ class LexicalIndex:
     def __init__(self, counts: sparse.csr_matrix):
         self.counts = counts
         self._tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
-        self._matrix = self._tfidf.transform(counts).tocsr()
+        # (features, texts): a query row times this touches only the query's own n-grams
+        self._by_feature = self._tfidf.transform(counts).T.tocsr()
 
     def similarities(self, queries: list[str]) -> np.ndarray:
         """(queries, texts) cosine similarities of the queries' TF-IDF vectors to the rows."""
-        weighted = self._tfidf.transform(count_rows(queries))
-        return np.asarray((self._matrix @ weighted.T).T.todense())
+        weighted = self._tfidf.transform(count_rows(queries)).tocsr()
+        return (weighted @ self._by_feature).toarray()

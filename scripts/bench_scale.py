@@ -4,8 +4,8 @@ Measures, with the real embedding model and the real index/search/reload code:
 - full index: parse every file and embed every article into an empty index (what a fresh
   deployment or a model change costs), plus the search structures (TF-IDF per language);
 - single-article update: one file edited, then ``ReloadingKnowledgeBase.reload_if_changed``
-  (re-parse that file, embed that article, rebuild the search state, swap) - what an editor's
-  save costs before the bot serves it;
+  (re-parse that file, embed that article, rebuild that language's search state from the
+  previous one, swap) - what an editor's save costs before the bot serves it;
 - peak memory (``ru_maxrss``) and search latency p50/p95 over 200 queries with one torch thread,
   as the action server runs (NIVEL0_SEARCH_THREADS=1), split into query embedding and scoring.
 
@@ -170,6 +170,12 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--updates", type=int, default=5)
+    parser.add_argument(
+        "--index-threads",
+        type=int,
+        default=2,
+        help="torch threads while indexing (2 on an idle 2-core machine; 1 if it is shared)",
+    )
     parser.add_argument("--output", default="var/reports/bench_scale.json")
     args = parser.parse_args()
 
@@ -197,7 +203,7 @@ def main() -> int:
         calibration = Calibration.load(settings.calibration_path, model.identity)
 
         print(f"indexing {args.articles} articles ...", file=sys.stderr)
-        torch.set_num_threads(2)
+        torch.set_num_threads(args.index_threads)
         started = time.perf_counter()
         kb = ReloadingKnowledgeBase(kb_dir, model, index_dir, calibration, interval=0)
         full = time.perf_counter() - started
@@ -207,6 +213,7 @@ def main() -> int:
             "embedded_articles": report.embedded,
             "embedded_texts": report.embedded_texts,
             "texts_per_second": round(report.embedded_texts / full, 1),
+            "torch_threads": args.index_threads,
             "invalid": len(kb.load_errors),
         }
         print(f"full index {full:.1f} s", file=sys.stderr)
@@ -234,28 +241,6 @@ def main() -> int:
             "runs": len(updates),
         }
         print(f"update {statistics.median(updates):.2f} s", file=sys.stderr)
-
-        # where an update's time goes: parsing is cached per file, so the rest is rebuilding
-        # the in-memory search state from the on-disk vectors
-        from knowledge.index import build_vectors
-        from knowledge.reload import scan
-        from knowledge.search import KnowledgeBase
-
-        started = time.perf_counter()
-        files = scan(kb_dir)
-        articles, _ = kb._cache.load(files)
-        parsed = time.perf_counter() - started
-        started = time.perf_counter()
-        build_vectors(articles, model, index_dir)
-        vectors = time.perf_counter() - started
-        started = time.perf_counter()
-        KnowledgeBase(articles, model, index_dir, calibration)
-        rebuild = time.perf_counter() - started
-        result["single_update"]["breakdown_s"] = {  # type: ignore[index]
-            "scan_and_cached_parse": round(parsed, 3),
-            "read_vectors_from_disk": round(vectors, 3),
-            "knowledge_base_rebuild_incl_vectors_and_tfidf": round(rebuild, 3),
-        }
 
         torch.set_num_threads(1)  # as the action server (NIVEL0_SEARCH_THREADS=1)
         queries = [rng.choice(asked) for _ in range(args.queries)]
