@@ -25,7 +25,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 RASA_SOURCES := $(shell find bot/config.yml bot/domain.yml bot/data intents -type f 2>/dev/null)
 
 
-.PHONY: help venv finetune index train run test lint validate eval bench bench-chat bench-search lock lock-rasa clean
+.PHONY: help venv finetune index train run test lint validate eval bench bench-chat bench-search bench-handoff bench-scale lock lock-rasa clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -78,13 +78,20 @@ test: venv index train lint validate ## everything CI runs: lint, data validatio
 eval: $(VENV)/.installed index ## FAQ search quality on the held-out set -> var/reports/eval.json
 	$(PY) -m knowledge.evaluate --set tests/eval/test.yml --out var/reports/eval.json
 
-bench: bench-search bench-chat ## all benchmarks (figures in var/reports/)
+bench: bench-search bench-chat ## search and chat latency (bench-handoff, bench-scale: separate) -> var/reports/
 
 bench-search: $(VENV)/.installed index ## embedding+search latency -> var/reports/bench_search.json
 	$(PY) scripts/bench_search.py
 
 bench-chat: venv index train ## reply latency through Rasa's REST channel -> var/reports/bench_chat.json
 	$(PY) scripts/bench_chat.py
+
+bench-handoff: $(VENV)/.installed ## handoff creation, 20 clients, SQLite and PostgreSQL -> var/reports/bench_handoff.json
+	scripts/ensure_services.sh
+	$(PY) scripts/bench_handoff.py
+
+bench-scale: $(FINETUNED) ## a synthetic 10,000-article KB: index, update, memory, search -> var/reports/bench_scale.json
+	$(PY) scripts/bench_scale.py
 
 lock: ## re-pin requirements/app.txt from requirements/app.in (fresh venv)
 	rm -rf var/lockenv && $(PYTHON311) -m venv var/lockenv
