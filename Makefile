@@ -14,7 +14,8 @@ PY        := $(VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 RASA_MODEL := bot/models/nivel0.tar.gz
 # The KB-adapted embedding model (knowledge/MODEL_CHOICE.md): deterministic, built once
-# (~6 CPU-minutes); `make finetune` rebuilds it after large KB changes.
+# (~10 CPU-minutes) and again when its recipe changes; `make finetune` rebuilds it after large
+# KB changes.
 FINETUNED := var/models/minilm-nivel0/nivel0_model.json
 
 # Nothing may phone home: models load from installed packages, Rasa telemetry is off.
@@ -46,7 +47,7 @@ $(RASA_VENV)/.installed: requirements/rasa.txt $(VENV)/.installed
 	$(VENV)/bin/uv pip install --quiet --python $(RASA_VENV)/bin/python -r requirements/rasa.txt
 	touch $@
 
-$(FINETUNED): | $(VENV)/.installed
+$(FINETUNED): knowledge/finetune.py knowledge/distill.py | $(VENV)/.installed
 	$(PY) -m knowledge.finetune
 
 finetune: $(VENV)/.installed ## (re)build the KB-adapted embedding model in var/models/

@@ -1,24 +1,30 @@
 """``python -m knowledge.finetune``: adapt all-MiniLM-L6-v2 to the KB, mainly for Spanish.
 
 all-MiniLM-L6-v2 is an English model; Spanish questions land far from their Spanish articles.
-This fine-tunes it with sentence-transformers' MultipleNegativesRankingLoss on the KB's own
-pairs (never on the eval sets):
+Two stages, both on the KB's own text only (never on the eval sets):
 
-- (alternative question, "title. summary" of its article) in the same language, both languages;
-- (alternative question, "title. summary" of the same topic in the other language), which ties the
-  Spanish vocabulary to the English one the model already knows.
+1. Distillation (:mod:`knowledge.distill`, ``--distill-epochs``, 0 skips it): a Dense layer to
+   512 dims is appended and the student learns to reproduce the multilingual USE v3 teacher's
+   vectors of the KB's sentences in both languages (MSELoss, Reimers & Gurevych 2020).
+2. sentence-transformers' MultipleNegativesRankingLoss on the KB's pairs:
+
+   - (alternative question, "title. summary" of its article) in the same language, both
+     languages;
+   - (alternative question, "title. summary" of the same topic in the other language), which ties
+     the Spanish vocabulary to the English one the model already knows.
 
 Each batch holds at most one pair per topic, so in-batch negatives are never the same topic (a
 plain random batch would often put the English and Spanish article of one topic together and push
-them apart). Seeded, deterministic algorithms, fixed thread count; a few minutes on 2 CPU
-cores. A plain PyTorch loop is used because sentence-transformers' Trainer needs the `datasets`
-and `accelerate` packages, which this project does not otherwise need.
+them apart). Seeded, deterministic algorithms, fixed thread count; ~10 CPU-minutes. A plain
+PyTorch loop is used because sentence-transformers' Trainer needs the `datasets` and `accelerate`
+packages, which this project does not otherwise need.
 
 The model is written to ``var/models/<name>`` (``--out``) with ``nivel0_model.json`` recording
-the recipe, base model and a hash of the training pairs, which is the model's identity for the
-index and the calibration (so the same recipe on the same KB gives the same identity even if
-float rounding differs on another CPU). Serve it with ``NIVEL0_EMBEDDING_MODEL=var/models/<name>``
-and re-run ``python -m knowledge.calibrate`` afterwards.
+the recipe, base model, teacher and hashes of the training data, which is the model's identity
+for the index and the calibration (so the same recipe on the same KB gives the same identity even
+if float rounding differs on another CPU). Serve it with
+``NIVEL0_EMBEDDING_MODEL=var/models/<name>`` and re-run ``python -m knowledge.calibrate``
+afterwards.
 """
 
 from __future__ import annotations
@@ -32,10 +38,21 @@ import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from knowledge.articles import Article, load_articles
+from knowledge.distill import (
+    TEACHER,
+    add_projection,
+    distill,
+    distillation_sentences,
+    teacher_vectors,
+)
 from knowledge.embedding import RECIPE_FILE, model_identity
 from knowledge.settings import FINETUNED_MODEL_DIR, Settings, default_model_path, offline_env
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +69,8 @@ class Recipe:
     warmup_ratio: float = 0.1
     cross_lingual: bool = True
     body_sections: bool = False  # measured: within noise on dev, 2.4x the training time
+    distill_epochs: int = 1  # first distil the multilingual teacher (knowledge.distill); 0: off
+    distill_learning_rate: float = 5e-5
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,7 @@ def _train(base: Path, articles: list[Article], out: Path, recipe: Recipe) -> di
     model = SentenceTransformer(str(base), device="cpu", local_files_only=True)
     serving_max_seq_length = model.max_seq_length
     model.max_seq_length = MAX_SEQ_LENGTH
+    distilled = _distill(model, articles, recipe, rng) if recipe.distill_epochs else {}
     model.train()
     loss_fn = MultipleNegativesRankingLoss(model)
     pairs = training_pairs(articles, recipe.cross_lingual, recipe.body_sections)
@@ -178,9 +198,35 @@ def _train(base: Path, articles: list[Article], out: Path, recipe: Recipe) -> di
         "training_pairs": len(pairs),
         "training_data_sha256": hashlib.sha256(data).hexdigest(),
         "steps": steps,
+        **distilled,
     }
     (out / RECIPE_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
+
+
+def _distill(
+    model: SentenceTransformer, articles: list[Article], recipe: Recipe, rng: random.Random
+) -> dict:
+    """Stage 1 (optional): distil the teacher into ``model``; returns metadata for the recipe."""
+    sentences = distillation_sentences(articles)
+    targets = teacher_vectors(sentences)
+    add_projection(model, sentences, targets)
+    steps = distill(
+        model,
+        sentences,
+        targets,
+        recipe.distill_epochs,
+        recipe.batch_size * 2,
+        recipe.distill_learning_rate,
+        rng,
+    )
+    data = json.dumps(sentences, ensure_ascii=False).encode("utf-8")
+    return {
+        "teacher": TEACHER,
+        "distillation_sentences": len(sentences),
+        "distillation_data_sha256": hashlib.sha256(data).hexdigest(),
+        "distillation_steps": steps,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,12 +236,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--no-cross-lingual", action="store_true")
     parser.add_argument("--body", action="store_true", help="add (body section, article) pairs")
+    parser.add_argument("--distill-epochs", type=int, default=Recipe.distill_epochs)
+    parser.add_argument("--distill-lr", type=float, default=Recipe.distill_learning_rate)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     loaded = load_articles(settings.kb_dir)
     recipe = Recipe(
-        epochs=args.epochs, cross_lingual=not args.no_cross_lingual, body_sections=args.body
+        epochs=args.epochs,
+        cross_lingual=not args.no_cross_lingual,
+        body_sections=args.body,
+        distill_epochs=args.distill_epochs,
+        distill_learning_rate=args.distill_lr,
     )
     meta = finetune(args.base or default_model_path(), loaded.articles, args.out, recipe)
     print(

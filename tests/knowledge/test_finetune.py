@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.articles import load_articles
+from knowledge.distill import TEACHER
 from knowledge.embedding import EmbeddingModel
 from knowledge.finetune import Recipe, finetune, topic_unique_batches, training_pairs
 from knowledge.settings import default_model_path
@@ -52,7 +53,8 @@ def test_finetune_writes_a_model_sentence_transformers_can_serve(
     recipe = Recipe(epochs=1, batch_size=len(FIXTURE_ARTICLES) // 2)
     meta = finetune(default_model_path(), load_articles(kb_dir).articles, out, recipe)
     assert json.loads((out / "nivel0_model.json").read_text())["recipe"] == meta["recipe"]
+    assert meta["teacher"] == TEACHER and meta["distillation_steps"] >= 1
     model = EmbeddingModel(out)
     vectors = model.encode(["where is my order", "¿dónde está mi pedido?"])
-    assert vectors.shape == (2, 384)
+    assert vectors.shape == (2, 512)  # projected to the teacher's dimension by distillation
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
