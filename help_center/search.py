@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from knowledge.search import KnowledgeBase, SearchOutcome
+from knowledge.settings import limit_search_threads
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class SearchService:
         with self._lock:
             if self._kb is None:
                 try:
+                    limit_search_threads()
                     self._kb = self._factory()
                 except Exception as exc:
                     logger.exception("cannot load the knowledge base")

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from knowledge.evalset import EvalSet
 from knowledge.search import KnowledgeBase
+from knowledge.settings import limit_search_threads
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+    threads = limit_search_threads()  # as the action server and the help centre serve
     kb = KnowledgeBase.from_env()
     evalset = EvalSet.load(args.set)
     queries = [(q.text, q.language) for q in [*evalset.in_scope, *evalset.out_of_scope]]
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_ms": round(timings[-1], 2),
         "load_average_1_5_15": os.getloadavg(),
         "cpu_count": os.cpu_count(),
+        "torch_threads": threads,
         "python": platform.python_version(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

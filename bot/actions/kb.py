@@ -12,9 +12,8 @@ The knowledge package resolves its relative default paths against the working di
 action server runs from ``bot/``; unless set, the KB directory, index directory and calibration
 file therefore default to the project's own (``<project>/kb_articles`` etc.).
 
-Torch runs each query embedding with ``NIVEL0_SEARCH_THREADS`` threads (default 1). A chat turn
-embeds one short text; on the shared 2-core host one thread measured 16-34 ms p50 per encode
-against 150-255 ms with two threads competing with Rasa and other processes.
+Torch runs each query embedding with ``NIVEL0_SEARCH_THREADS`` threads (default 1, see
+:mod:`knowledge.settings`).
 """
 
 from __future__ import annotations
@@ -25,7 +24,12 @@ import threading
 from pathlib import Path
 
 from knowledge.reload import ReloadingKnowledgeBase
-from knowledge.settings import DEFAULT_CALIBRATION, DEFAULT_INDEX_DIR, DEFAULT_KB_DIR
+from knowledge.settings import (
+    DEFAULT_CALIBRATION,
+    DEFAULT_INDEX_DIR,
+    DEFAULT_KB_DIR,
+    limit_search_threads,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +40,6 @@ _PATH_DEFAULTS = {
     "NIVEL0_CALIBRATION": DEFAULT_CALIBRATION,
 }
 
-SEARCH_THREADS_ENV = "NIVEL0_SEARCH_THREADS"
-DEFAULT_SEARCH_THREADS = 1
 
 _lock = threading.Lock()
 _kb: ReloadingKnowledgeBase | None = None
@@ -48,24 +50,13 @@ def _apply_path_defaults() -> None:
         os.environ.setdefault(name, str(PROJECT_ROOT / relative))
 
 
-def _limit_torch_threads() -> None:
-    import torch
-
-    value = os.environ.get(SEARCH_THREADS_ENV, str(DEFAULT_SEARCH_THREADS))
-    try:
-        threads = int(value)
-    except ValueError as exc:
-        raise ValueError(f"{SEARCH_THREADS_ENV} must be an integer, got {value!r}") from exc
-    torch.set_num_threads(max(1, threads))
-
-
 def get_knowledge_base() -> ReloadingKnowledgeBase:
     """The process-wide knowledge base, loaded on first use (thread-safe)."""
     global _kb
     with _lock:
         if _kb is None:
             _apply_path_defaults()
-            _limit_torch_threads()
+            limit_search_threads()
             logger.info("loading knowledge base from %s", os.environ["NIVEL0_KB_DIR"])
             _kb = ReloadingKnowledgeBase.from_env()
         return _kb

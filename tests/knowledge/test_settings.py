@@ -4,7 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.settings import FINETUNED_MODEL_DIR, Settings, default_model_path
+from knowledge.settings import (
+    FINETUNED_MODEL_DIR,
+    Settings,
+    default_model_path,
+    limit_search_threads,
+)
 
 
 def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,3 +35,25 @@ def test_built_finetuned_model_is_preferred_and_env_wins(
     assert Settings.from_env().model_path == Path(FINETUNED_MODEL_DIR)
     monkeypatch.setenv("NIVEL0_EMBEDDING_MODEL", "/models/other")
     assert Settings.from_env().model_path == Path("/models/other")
+
+
+def test_search_threads_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("NIVEL0_SEARCH_THREADS", raising=False)
+        assert limit_search_threads() == 1
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("NIVEL0_SEARCH_THREADS", "2")
+        assert limit_search_threads() == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", ""])
+def test_bad_search_threads_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("NIVEL0_SEARCH_THREADS", value)
+    with pytest.raises(ValueError, match="NIVEL0_SEARCH_THREADS"):
+        limit_search_threads()
