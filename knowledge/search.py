@@ -130,8 +130,8 @@ class KnowledgeBase:
         load_errors: list[ArticleError] | None = None,
         previous: KnowledgeBase | None = None,
     ):
-        """``previous``: the knowledge base this one replaces (hot reload), whose in-memory
-        vectors and lexical rows are reused for unchanged articles. It must use the same model.
+        """``previous``: the knowledge base this one replaces (hot reload); when it uses the same
+        model, its in-memory vectors and lexical rows are reused for unchanged articles.
         """
         self.model = model
         self.calibration = calibration
