@@ -40,7 +40,6 @@ _PATH_DEFAULTS = {
     "NIVEL0_CALIBRATION": DEFAULT_CALIBRATION,
 }
 
-
 _lock = threading.Lock()
 _kb: ReloadingKnowledgeBase | None = None
 
