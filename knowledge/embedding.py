@@ -9,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.settings import offline_env
+from knowledge.settings import embedding_precision, offline_env
+
+# Texts per forward pass: 64 to 128 gave the best throughput on the 2-core machine.
+_BATCH_SIZE = 64
 
 # The files whose content defines what vectors a model produces (weights, tokenizer, pooling).
 _IDENTITY_FILES = ("model.safetensors", "pytorch_model.bin", "tokenizer.json", "modules.json")
@@ -19,11 +22,16 @@ class EmbeddingModel:
     """A sentence-transformers model loaded from a local directory, never from the network.
 
     ``identity`` changes whenever the weights or tokenizer change, so the on-disk index never
-    mixes vectors of two models. ``encode_calls``/``encoded_texts`` count work done (used by
-    tests to prove the cache works without measuring time).
+    mixes vectors of two models. It does not depend on ``precision``: bfloat16 and float32
+    vectors of one model agree to a cosine of 0.9998 or better (tested), far below what moves a
+    ranking or a threshold, so one index and one calibration serve both.
+    ``encode_calls``/``encoded_texts`` count work done (used by tests to prove the cache works
+    without measuring time).
     """
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, precision: str | None = None):
+        """``precision``: ``auto``, ``float32`` or ``bfloat16``; default
+        ``NIVEL0_EMBEDDING_PRECISION``."""
         offline_env()
         import torch
         from sentence_transformers import SentenceTransformer
@@ -31,8 +39,10 @@ class EmbeddingModel:
         self.path = Path(path)
         if not (self.path / "modules.json").is_file() and not (self.path / "config.json").is_file():
             raise FileNotFoundError(f"no sentence-transformers model in {self.path}")
+        self.precision = resolve_precision(precision or embedding_precision())
         torch.set_num_threads(min(torch.get_num_threads(), 2))
         self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self._model.to(getattr(torch, self.precision)).eval()
         self.identity = model_identity(self.path)
         self.encode_calls = 0
         self.encoded_texts = 0
@@ -43,17 +53,48 @@ class EmbeddingModel:
         return self.path.parent.name if self.path.name == "model" else self.path.name
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 vectors, one row per text."""
+        """L2-normalised float32 vectors, one row per text.
+
+        Calls the model's modules directly rather than ``SentenceTransformer.encode``, whose
+        per-call bookkeeping (``eval()`` over every submodule, device look-up) cost ~5 ms of a
+        ~15 ms single-query encode. Texts are batched by length, as ``encode`` does, so a batch
+        carries little padding. Vectors are normalised in float32 whatever the precision: a
+        bfloat16 norm is only good to ~0.4 %.
+        """
+        import torch
+
         self.encode_calls += 1
         self.encoded_texts += len(texts)
-        vectors = self._model.encode(
-            texts,
-            batch_size=32,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        with torch.inference_mode():
+            for start in range(0, len(texts), _BATCH_SIZE):
+                rows = order[start : start + _BATCH_SIZE]
+                features = self._model.preprocess([texts[i] for i in rows])
+                output = self._model.forward(features)["sentence_embedding"]
+                vectors[rows] = output.float().numpy()
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_embedding_dimension())
+
+
+def fast_bfloat16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AMX tiles or AVX512-BF16)."""
+    import torch
+
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def resolve_precision(requested: str) -> str:
+    """``auto`` becomes ``bfloat16`` on CPUs with hardware bfloat16, else ``float32``."""
+    if requested == "auto":
+        return "bfloat16" if fast_bfloat16_cpu() else "float32"
+    if requested not in ("float32", "bfloat16"):
+        raise ValueError(f"unknown embedding precision {requested!r}")
+    return requested
 
 
 RECIPE_FILE = "nivel0_model.json"
