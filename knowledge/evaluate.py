@@ -144,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     kb = KnowledgeBase.from_env()
     report = evaluate(kb, EvalSet.load(args.set))
     report["set"] = str(args.set)
-    report["model"] = {"name": kb.model.name, "identity": kb.model.identity}
+    report["model"] = {
+        "name": kb.model.name,
+        "identity": kb.model.identity,
+        "precision": kb.model.precision,
+    }
     report["thresholds"] = kb.calibration.languages_json()
     report["goals"] = GOALS
     args.out.parent.mkdir(parents=True, exist_ok=True)

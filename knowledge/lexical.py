@@ -2,9 +2,12 @@
 
 Each text's n-gram counts are hashed (:data:`HASHER`) independently of every other text, so the
 count rows of unchanged articles are reused after an edit and only the IDF weights are
-recomputed over the current texts (sparse arithmetic, milliseconds). The scores equal those of
-``TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), strip_accents="unicode",
-sublinear_tf=True)`` up to hash collisions among 2**20 buckets.
+recomputed over the current texts (sparse arithmetic, milliseconds). The texts' vectors equal
+those of ``TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), strip_accents="unicode",
+sublinear_tf=True)`` up to hash collisions among 2**20 buckets; a query's n-grams that no text
+has still count in the query's norm (with the largest idf), which lowers all of that query's
+scores alike and leaves its ranking as TfidfVectorizer's. The thresholds are calibrated on these
+scores.
 """
 
 from __future__ import annotations
@@ -39,11 +42,28 @@ class LexicalIndex:
 
     def __init__(self, counts: sparse.csr_matrix):
         self.counts = counts
-        self._tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
-        # (features, texts): a query row times this touches only the query's own n-grams
-        self._by_feature = self._tfidf.transform(counts).T.tocsr()
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
+        self._idf = tfidf.idf_.astype(np.float32)
+        # (features, texts): a query's own n-gram rows are all a search reads
+        self._by_feature = tfidf.transform(counts).T.tocsr()
 
     def similarities(self, queries: list[str]) -> np.ndarray:
-        """(queries, texts) cosine similarities of the queries' TF-IDF vectors to the rows."""
-        weighted = self._tfidf.transform(count_rows(queries)).tocsr()
-        return (weighted @ self._by_feature).toarray()
+        """(queries, texts) cosine similarities of the queries' TF-IDF vectors to the rows.
+
+        Per query: its few dozen n-gram rows of the (features, texts) matrix, summed with the
+        query's weights (a dense matrix-vector product), 1.7 ms for 30,000 texts against 3.1 ms
+        for a sparse-by-sparse product. The query weighting is ``TfidfTransformer.transform``'s
+        (sublinear tf, the fitted idf, l2 norm) written out: sklearn's per-call checks cost 1 ms.
+        """
+        out = np.zeros((len(queries), self._by_feature.shape[1]), dtype=np.float32)
+        if not queries:
+            return out
+        counts = count_rows(queries)
+        for i in range(len(queries)):
+            row = slice(counts.indptr[i], counts.indptr[i + 1])
+            features = counts.indices[row]
+            weights = (1.0 + np.log(counts.data[row])) * self._idf[features]
+            norm = float(np.linalg.norm(weights))
+            if norm > 0:
+                out[i] = self._by_feature[features].T @ (weights / norm)
+        return out

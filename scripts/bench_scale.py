@@ -200,6 +200,7 @@ def main() -> int:
 
         model = load_model(settings.model_path)
         result["model"] = model.identity
+        result["precision"] = model.precision  # NIVEL0_EMBEDDING_PRECISION (auto: bf16 on AMX)
         result["rss_after_model_mb"] = round(rss_mb(), 1)
         calibration = Calibration.load(settings.calibration_path, model.identity)
 

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "set": str(args.set),
         "queries": len(timings),
         "model": kb.model.identity,
+        "precision": kb.model.precision,
         "p50_ms": round(statistics.median(timings), 2),
         "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 2),
         "mean_ms": round(statistics.fmean(timings), 2),
