@@ -9,10 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.settings import embedding_precision, offline_env
+from knowledge.query_encoder import QueryEncoder, load_query_encoder
+from knowledge.settings import (
+    configured_index_dir,
+    embedding_precision,
+    offline_env,
+    query_encoder,
+    search_threads,
+)
 
 # Texts per forward pass: 64 to 128 gave the best throughput on the 2-core machine.
 _BATCH_SIZE = 64
+# Batches up to this size (a customer's query) go through the ONNX query encoder, if any.
+_QUERY_BATCH = 8
 
 # The files whose content defines what vectors a model produces (weights, tokenizer, pooling).
 _IDENTITY_FILES = ("model.safetensors", "pytorch_model.bin", "tokenizer.json", "modules.json")
@@ -25,13 +34,21 @@ class EmbeddingModel:
     mixes vectors of two models. It does not depend on ``precision``: bfloat16 and float32
     vectors of one model agree to a cosine of 0.9998 or better (tested), far below what moves a
     ranking or a threshold, so one index and one calibration serve both.
+    Short batches go through an ONNX Runtime graph of the same model when one is available
+    (``knowledge.query_encoder``; ``query_encoder`` is None otherwise).
     ``encode_calls``/``encoded_texts`` count work done (used by tests to prove the cache works
     without measuring time).
     """
 
-    def __init__(self, path: Path | str, precision: str | None = None):
+    def __init__(
+        self,
+        path: Path | str,
+        precision: str | None = None,
+        query_encoder_dir: Path | None = None,
+    ):
         """``precision``: ``auto``, ``float32`` or ``bfloat16``; default
-        ``NIVEL0_EMBEDDING_PRECISION``."""
+        ``NIVEL0_EMBEDDING_PRECISION``. ``query_encoder_dir``: where the ONNX query encoder is
+        cached (a directory per model identity is made in it); None: PyTorch only."""
         offline_env()
         import torch
         from sentence_transformers import SentenceTransformer
@@ -46,6 +63,15 @@ class EmbeddingModel:
         self.identity = model_identity(self.path)
         self.encode_calls = 0
         self.encoded_texts = 0
+        self.query_encoder: QueryEncoder | None = None
+        if query_encoder_dir is not None:
+            self.query_encoder = load_query_encoder(
+                self._model,
+                self.path,
+                Path(query_encoder_dir) / self.identity,
+                search_threads(),
+                reference=self._encode_torch,
+            )
 
     @property
     def name(self) -> str:
@@ -53,9 +79,15 @@ class EmbeddingModel:
         return self.path.parent.name if self.path.name == "model" else self.path.name
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """L2-normalised float32 vectors, one row per text.
+        """L2-normalised float32 vectors, one row per text."""
+        self.encode_calls += 1
+        self.encoded_texts += len(texts)
+        if self.query_encoder is not None and 0 < len(texts) <= _QUERY_BATCH:
+            return _normalised(self.query_encoder.encode(texts))
+        return self._encode_torch(texts)
 
-        Calls the model's modules directly rather than ``SentenceTransformer.encode``, whose
+    def _encode_torch(self, texts: list[str]) -> np.ndarray:
+        """Calls the model's modules directly rather than ``SentenceTransformer.encode``, whose
         per-call bookkeeping (``eval()`` over every submodule, device look-up) cost ~5 ms of a
         ~15 ms single-query encode. Texts are batched by length, as ``encode`` does, so a batch
         carries little padding. Vectors are normalised in float32 whatever the precision: a
@@ -63,8 +95,6 @@ class EmbeddingModel:
         """
         import torch
 
-        self.encode_calls += 1
-        self.encoded_texts += len(texts)
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         order = np.argsort([-len(text) for text in texts], kind="stable")
         with torch.inference_mode():
@@ -73,11 +103,15 @@ class EmbeddingModel:
                 features = self._model.preprocess([texts[i] for i in rows])
                 output = self._model.forward(features)["sentence_embedding"]
                 vectors[rows] = output.float().numpy()
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return _normalised(vectors)
 
     @property
     def dimension(self) -> int:
         return int(self._model.get_embedding_dimension())
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def fast_bfloat16_cpu() -> bool:
@@ -127,5 +161,7 @@ def model_identity(path: Path) -> str:
 
 @cache
 def load_model(path: Path) -> EmbeddingModel:
-    """One model instance per path and process (loading takes ~1 s and ~100 MB)."""
-    return EmbeddingModel(path)
+    """One model instance per path and process (loading takes ~1 s and ~100 MB), with the
+    query encoder that ``NIVEL0_QUERY_ENCODER`` asks for, cached in ``NIVEL0_INDEX_DIR``."""
+    cache_dir = configured_index_dir() if query_encoder() == "onnx" else None
+    return EmbeddingModel(path, query_encoder_dir=cache_dir)

@@ -13,13 +13,17 @@ working directory (the project root when run with ``python -m``).
   the model computes in. ``auto`` takes bfloat16 where the CPU does it in hardware (AMX or
   AVX512-BF16: about twice float32's throughput here, cosine to float32 vectors >= 0.9998) and
   float32 elsewhere (emulated bfloat16 is slower than float32).
+- NIVEL0_QUERY_ENCODER: ``onnx`` (default) or ``torch``: what embeds short batches (a
+  customer's query). ``onnx`` runs an ONNX Runtime graph of the model, exported once into the
+  index directory and checked against the model before use (knowledge/query_encoder.py).
 - NIVEL0_HELP_CENTER_URL: base of article URLs. Default ``http://localhost:8080/help``.
 - NIVEL0_CALIBRATION: thresholds written by ``python -m knowledge.calibrate``.
   Default ``knowledge/calibration.json``.
 - NIVEL0_MAX_QUERY_CHARS: longer queries are not searched and get FALLBACK. Default ``1000``.
 - NIVEL0_SEARCH_THREADS: torch threads of a process that serves searches (action server, help
-  centre). Default ``1``: a query is one short text, and on a shared 2-core host two threads
-  competing with other processes measured 150-255 ms p50 per encode against 16-34 ms with one.
+  centre), and the ONNX query encoder's threads in every process. Default ``1``: a query is one
+  short text, and on a shared 2-core host two threads competing with other processes measured
+  150-255 ms p50 per encode against 16-34 ms with one.
 
 Nothing is ever downloaded: :func:`offline_env` forces the Hugging Face libraries offline.
 """
@@ -39,6 +43,9 @@ FINETUNED_MODEL_DIR = "var/models/minilm-nivel0"
 
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
 PRECISION_ENV = "NIVEL0_EMBEDDING_PRECISION"
+
+QUERY_ENCODERS: tuple[str, ...] = ("onnx", "torch")
+QUERY_ENCODER_ENV = "NIVEL0_QUERY_ENCODER"
 
 DEFAULT_SEARCH_THREADS = 1
 SEARCH_THREADS_ENV = "NIVEL0_SEARCH_THREADS"
@@ -78,10 +85,23 @@ def embedding_precision() -> str:
     return value
 
 
-def limit_search_threads() -> int:
-    """Set torch's thread count for serving searches (``NIVEL0_SEARCH_THREADS``); returns it."""
-    import torch
+def query_encoder() -> str:
+    """``NIVEL0_QUERY_ENCODER`` as configured (``onnx`` unless set)."""
+    value = os.environ.get(QUERY_ENCODER_ENV, "onnx").strip().lower()
+    if value not in QUERY_ENCODERS:
+        raise ValueError(
+            f"{QUERY_ENCODER_ENV} must be one of {', '.join(QUERY_ENCODERS)}, got {value!r}"
+        )
+    return value
 
+
+def configured_index_dir() -> Path:
+    """``NIVEL0_INDEX_DIR``: the on-disk embedding cache."""
+    return Path(os.environ.get("NIVEL0_INDEX_DIR", DEFAULT_INDEX_DIR))
+
+
+def search_threads() -> int:
+    """``NIVEL0_SEARCH_THREADS``: threads of a process that serves searches (default 1)."""
     value = os.environ.get(SEARCH_THREADS_ENV, str(DEFAULT_SEARCH_THREADS))
     try:
         threads = int(value)
@@ -89,6 +109,14 @@ def limit_search_threads() -> int:
         raise ValueError(f"{SEARCH_THREADS_ENV} must be an integer, got {value!r}") from exc
     if threads < 1:
         raise ValueError(f"{SEARCH_THREADS_ENV} must be >= 1, got {value!r}")
+    return threads
+
+
+def limit_search_threads() -> int:
+    """Set torch's thread count for serving searches (``NIVEL0_SEARCH_THREADS``); returns it."""
+    import torch
+
+    threads = search_threads()
     torch.set_num_threads(threads)
     return threads
 
@@ -109,7 +137,7 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             kb_dir=Path(os.environ.get("NIVEL0_KB_DIR", DEFAULT_KB_DIR)),
-            index_dir=Path(os.environ.get("NIVEL0_INDEX_DIR", DEFAULT_INDEX_DIR)),
+            index_dir=configured_index_dir(),
             model_path=resolve_model_path(),
             calibration_path=Path(os.environ.get("NIVEL0_CALIBRATION", DEFAULT_CALIBRATION)),
             max_query_chars=int(

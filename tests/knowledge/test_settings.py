@@ -57,3 +57,15 @@ def test_bad_search_threads_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, va
     monkeypatch.setenv("NIVEL0_SEARCH_THREADS", value)
     with pytest.raises(ValueError, match="NIVEL0_SEARCH_THREADS"):
         limit_search_threads()
+
+
+def test_query_encoder_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from knowledge.settings import query_encoder
+
+    monkeypatch.delenv("NIVEL0_QUERY_ENCODER", raising=False)
+    assert query_encoder() == "onnx"
+    monkeypatch.setenv("NIVEL0_QUERY_ENCODER", "Torch")
+    assert query_encoder() == "torch"
+    monkeypatch.setenv("NIVEL0_QUERY_ENCODER", "tensorrt")
+    with pytest.raises(ValueError, match="NIVEL0_QUERY_ENCODER"):
+        query_encoder()
