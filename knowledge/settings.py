@@ -79,19 +79,19 @@ def resolve_model_path() -> Path:
 
 def embedding_precision() -> str:
     """``NIVEL0_EMBEDDING_PRECISION`` as configured (``auto`` unless set)."""
-    value = os.environ.get(PRECISION_ENV, "auto").strip().lower()
-    if value not in PRECISIONS:
-        raise ValueError(f"{PRECISION_ENV} must be one of {', '.join(PRECISIONS)}, got {value!r}")
-    return value
+    return _choice(PRECISION_ENV, PRECISIONS)
 
 
 def query_encoder() -> str:
     """``NIVEL0_QUERY_ENCODER`` as configured (``onnx`` unless set)."""
-    value = os.environ.get(QUERY_ENCODER_ENV, "onnx").strip().lower()
-    if value not in QUERY_ENCODERS:
-        raise ValueError(
-            f"{QUERY_ENCODER_ENV} must be one of {', '.join(QUERY_ENCODERS)}, got {value!r}"
-        )
+    return _choice(QUERY_ENCODER_ENV, QUERY_ENCODERS)
+
+
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """Environment variable ``name``, one of ``choices`` (the first is the default)."""
+    value = os.environ.get(name, choices[0]).strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 

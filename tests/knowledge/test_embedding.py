@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from knowledge.embedding import EmbeddingModel, fast_bfloat16_cpu, resolve_precision
-from knowledge.settings import default_model_path, embedding_precision
+from knowledge.settings import default_model_path
 
 TEXTS = [
     "¿Dónde está mi pedido?",
@@ -25,18 +25,6 @@ def float32_model() -> EmbeddingModel:
 @pytest.fixture(scope="module")
 def bfloat16_model() -> EmbeddingModel:
     return EmbeddingModel(default_model_path(), precision="bfloat16")
-
-
-def test_precision_setting_defaults_to_auto_and_rejects_unknown_values(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("NIVEL0_EMBEDDING_PRECISION", raising=False)
-    assert embedding_precision() == "auto"
-    monkeypatch.setenv("NIVEL0_EMBEDDING_PRECISION", " BFloat16 ")
-    assert embedding_precision() == "bfloat16"
-    monkeypatch.setenv("NIVEL0_EMBEDDING_PRECISION", "fp8")
-    with pytest.raises(ValueError, match="NIVEL0_EMBEDDING_PRECISION"):
-        embedding_precision()
 
 
 def test_auto_follows_the_cpu_and_explicit_choices_are_kept() -> None:

@@ -8,7 +8,9 @@ from knowledge.settings import (
     FINETUNED_MODEL_DIR,
     Settings,
     default_model_path,
+    embedding_precision,
     limit_search_threads,
+    query_encoder,
 )
 
 
@@ -59,13 +61,20 @@ def test_bad_search_threads_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, va
         limit_search_threads()
 
 
-def test_query_encoder_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    from knowledge.settings import query_encoder
-
-    monkeypatch.delenv("NIVEL0_QUERY_ENCODER", raising=False)
-    assert query_encoder() == "onnx"
-    monkeypatch.setenv("NIVEL0_QUERY_ENCODER", "Torch")
-    assert query_encoder() == "torch"
-    monkeypatch.setenv("NIVEL0_QUERY_ENCODER", "tensorrt")
-    with pytest.raises(ValueError, match="NIVEL0_QUERY_ENCODER"):
-        query_encoder()
+@pytest.mark.parametrize(
+    ("read", "name", "default", "other"),
+    [
+        (embedding_precision, "NIVEL0_EMBEDDING_PRECISION", "auto", "bfloat16"),
+        (query_encoder, "NIVEL0_QUERY_ENCODER", "onnx", "torch"),
+    ],
+)
+def test_choice_settings_default_normalise_and_reject(
+    monkeypatch: pytest.MonkeyPatch, read, name: str, default: str, other: str
+) -> None:
+    monkeypatch.delenv(name, raising=False)
+    assert read() == default
+    monkeypatch.setenv(name, f" {other.upper()} ")
+    assert read() == other
+    monkeypatch.setenv(name, "fp8")
+    with pytest.raises(ValueError, match=name):
+        read()
