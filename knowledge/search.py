@@ -192,7 +192,7 @@ class KnowledgeBase:
         index = self._index(language)
         if index is None:
             return Scores([], np.zeros((len(queries), 0)), np.zeros((len(queries), 0)))
-        return index.scores(self.model.encode(queries), queries)
+        return index.scores(self.model.encode_queries(queries), queries)
 
     def rank(self, text: str, language: str, k: int = 3) -> list[Hit]:
         """The k best articles regardless of confidence ([] for input that is not searched)."""

@@ -254,7 +254,7 @@ def main() -> int:
             outcome = kb.search(question, language)
             total.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            model.encode([question])
+            model.encode_queries([question])
             encode.append((time.perf_counter() - started) * 1000)
             hits += bool(outcome.hits) and outcome.hits[0].article.topic == topic
         result["search_ms"] = {

@@ -141,3 +141,13 @@ def model():
     from knowledge.settings import default_model_path
 
     return load_model(default_model_path())
+
+
+@pytest.fixture(scope="session")
+def float32_model():
+    """The bundled model in float32 and PyTorch only: batch-independent vectors, for tests that
+    compare two builds exactly (bfloat16 vectors move by ~1e-3 with the batch they are in)."""
+    from knowledge.embedding import EmbeddingModel
+    from knowledge.settings import default_model_path
+
+    return EmbeddingModel(default_model_path(), precision="float32")

@@ -18,11 +18,6 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def float32_model() -> EmbeddingModel:
-    return EmbeddingModel(default_model_path(), precision="float32")
-
-
-@pytest.fixture(scope="module")
 def bfloat16_model() -> EmbeddingModel:
     return EmbeddingModel(default_model_path(), precision="bfloat16")
 

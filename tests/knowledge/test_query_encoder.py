@@ -41,17 +41,33 @@ def test_graph_is_exported_into_the_cache_and_reused(
     assert again.query_encoder is not None and again.query_encoder.path == graph
 
 
-def test_short_batches_use_the_graph_and_agree_with_pytorch(model: EmbeddingModel) -> None:
+def test_queries_use_the_graph_and_agree_with_pytorch(model: EmbeddingModel) -> None:
     assert model.query_encoder is not None
     for query in QUERIES:
-        ours = model.encode([query])
+        ours = model.encode_queries([query])
         assert ours.shape == (1, model.dimension) and ours.dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(ours), 1.0, atol=1e-5)
         expected = model.query_encoder.encode([query])
         np.testing.assert_allclose(ours, expected / np.linalg.norm(expected), atol=1e-6)
-    by_graph = model.encode(QUERIES)  # a short batch, padded: same vectors as one by one
-    by_torch = model._encode_torch(QUERIES)
+    by_graph = model.encode_queries(QUERIES)  # one padded batch: same vectors as one by one
+    by_torch = model.encode(QUERIES)
     assert np.min(np.sum(by_graph * by_torch, axis=1)) >= 0.999
+
+
+def test_articles_never_use_the_graph(
+    model: EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Index vectors have one source whatever the batch size (PyTorch), so an edited article's
+    vectors are computed like the rest of the index."""
+    assert model.query_encoder is not None
+
+    def refuse(texts: list[str]) -> np.ndarray:
+        raise AssertionError("article texts must not go through the query encoder")
+
+    monkeypatch.setattr(model.query_encoder, "encode", refuse)
+    assert model.encode(QUERIES[:1]).shape == (1, model.dimension)
+    with pytest.raises(AssertionError, match="must not go through"):
+        model.encode_queries(QUERIES[:1])  # the patch is in effect
 
 
 def test_a_corrupt_graph_falls_back_to_pytorch(
@@ -65,8 +81,8 @@ def test_a_corrupt_graph_falls_back_to_pytorch(
         fallback = EmbeddingModel(default_model_path(), query_encoder_dir=tmp_path)
     assert fallback.query_encoder is None
     assert "queries use PyTorch" in caplog.text
-    vectors = fallback.encode(QUERIES[:1])
-    np.testing.assert_allclose(np.linalg.norm(vectors), 1.0, atol=1e-5)
+    vectors = fallback.encode_queries(QUERIES[:1])
+    np.testing.assert_allclose(vectors, fallback.encode(QUERIES[:1]), atol=1e-6)
 
 
 def test_a_graph_that_disagrees_with_the_model_is_not_used(
