@@ -1,9 +1,9 @@
-"""ONNX Runtime for short batches: the customer's query, embedded in ~9 ms instead of 10-16 ms.
+"""ONNX Runtime for customers' queries: one query embedded in ~9 ms instead of 10-16 ms.
 
 A single query is too small for the CPU's matrix units to matter; what costs is the per-operator
 overhead of eager PyTorch (about 40 linear layers and 100 module calls). ONNX Runtime runs the
 same float32 graph with a fraction of that overhead (measured in knowledge/MODEL_CHOICE.md).
-Bulk indexing stays on PyTorch, which is faster for large batches (bfloat16 on AMX).
+Articles are always embedded by PyTorch, which is faster for large batches (bfloat16 on AMX).
 
 The graph is exported from the model once and cached beside the index
 (``<NIVEL0_INDEX_DIR>/<model identity>/query_encoder.onnx``, written atomically). Before a

@@ -13,9 +13,10 @@ working directory (the project root when run with ``python -m``).
   the model computes in. ``auto`` takes bfloat16 where the CPU does it in hardware (AMX or
   AVX512-BF16: about twice float32's throughput here, cosine to float32 vectors >= 0.9998) and
   float32 elsewhere (emulated bfloat16 is slower than float32).
-- NIVEL0_QUERY_ENCODER: ``onnx`` (default) or ``torch``: what embeds short batches (a
-  customer's query). ``onnx`` runs an ONNX Runtime graph of the model, exported once into the
-  index directory and checked against the model before use (knowledge/query_encoder.py).
+- NIVEL0_QUERY_ENCODER: ``onnx`` (default) or ``torch``: what embeds customers' queries
+  (articles are always embedded by PyTorch). ``onnx`` runs an ONNX Runtime graph of the model,
+  exported once into the index directory and checked against the model before use
+  (knowledge/query_encoder.py).
 - NIVEL0_HELP_CENTER_URL: base of article URLs. Default ``http://localhost:8080/help``.
 - NIVEL0_CALIBRATION: thresholds written by ``python -m knowledge.calibrate``.
   Default ``knowledge/calibration.json``.
