@@ -12,6 +12,7 @@ import numpy as np
 
 from knowledge.query_encoder import QueryEncoder, load_query_encoder
 from knowledge.settings import (
+    PRECISIONS,
     configured_index_dir,
     embedding_precision,
     offline_env,
@@ -61,6 +62,7 @@ class EmbeddingModel:
         torch.set_num_threads(min(torch.get_num_threads(), 2))
         self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self._model.to(getattr(torch, self.precision)).eval()
+        self.dimension = int(self._model.get_embedding_dimension())
         self.identity = model_identity(self.path)
         self.encode_calls = 0
         self.encoded_texts = 0
@@ -115,10 +117,6 @@ class EmbeddingModel:
             output = self._model.forward(self._model.preprocess(texts))["sentence_embedding"]
         return output.float().numpy()
 
-    @property
-    def dimension(self) -> int:
-        return int(self._model.get_embedding_dimension())
-
 
 def fast_bfloat16_cpu() -> bool:
     """Whether this CPU computes bfloat16 in hardware (AMX tiles or AVX512-BF16)."""
@@ -132,7 +130,7 @@ def resolve_precision(requested: str) -> str:
     """``auto`` becomes ``bfloat16`` on CPUs with hardware bfloat16, else ``float32``."""
     if requested == "auto":
         return "bfloat16" if fast_bfloat16_cpu() else "float32"
-    if requested not in ("float32", "bfloat16"):
+    if requested not in PRECISIONS:
         raise ValueError(f"unknown embedding precision {requested!r}")
     return requested
 
