@@ -11,14 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.query_encoder import QueryEncoder, load_query_encoder
-from knowledge.settings import (
-    PRECISIONS,
-    configured_index_dir,
-    embedding_precision,
-    offline_env,
-    query_encoder,
-    search_threads,
-)
+from knowledge.settings import PRECISIONS, KnowledgeSettings
 
 # Texts per forward pass: 64, 96 and 128 measured alike on the 2-core machine.
 _BATCH_SIZE = 64
@@ -45,20 +38,20 @@ class EmbeddingModel:
     def __init__(
         self,
         path: Path | str,
-        precision: str | None = None,
+        precision: str = "auto",
         query_encoder_dir: Path | None = None,
+        threads: int = 1,
     ):
-        """``precision``: ``auto``, ``float32`` or ``bfloat16``; default
-        ``NIVEL0_EMBEDDING_PRECISION``. ``query_encoder_dir``: where the ONNX query encoder is
-        cached (a directory per model identity is made in it); None: PyTorch only."""
-        offline_env()
+        """``precision``: ``auto``, ``float32`` or ``bfloat16``. ``query_encoder_dir``: where the
+        ONNX query encoder is cached (a directory per model identity is made in it); None:
+        PyTorch only. ``threads``: the ONNX query encoder's threads."""
         import torch
         from sentence_transformers import SentenceTransformer
 
         self.path = Path(path)
         if not (self.path / "modules.json").is_file() and not (self.path / "config.json").is_file():
             raise FileNotFoundError(f"no sentence-transformers model in {self.path}")
-        self.precision = resolve_precision(precision or embedding_precision())
+        self.precision = resolve_precision(precision)
         torch.set_num_threads(min(torch.get_num_threads(), 2))
         self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self._model.to(getattr(torch, self.precision)).eval()
@@ -72,7 +65,7 @@ class EmbeddingModel:
                 self._model,
                 self.path,
                 Path(query_encoder_dir) / self.identity,
-                search_threads(),
+                threads,
                 reference=lambda texts: self._batched(texts, self._forward),
             )
 
@@ -164,8 +157,19 @@ def model_identity(path: Path) -> str:
 
 
 @cache
-def load_model(path: Path) -> EmbeddingModel:
-    """One model instance per path and process (loading takes ~1 s and ~100 MB), with the
-    query encoder that ``NIVEL0_QUERY_ENCODER`` asks for, cached in ``NIVEL0_INDEX_DIR``."""
-    cache_dir = configured_index_dir() if query_encoder() == "onnx" else None
-    return EmbeddingModel(path, query_encoder_dir=cache_dir)
+def load_model(
+    path: Path, precision: str = "auto", query_encoder_dir: Path | None = None, threads: int = 1
+) -> EmbeddingModel:
+    """One model instance per configuration and process (loading takes ~1 s and ~100 MB)."""
+    return EmbeddingModel(path, precision, query_encoder_dir, threads)
+
+
+def served_model(settings: KnowledgeSettings) -> EmbeddingModel:
+    """The model ``settings`` configure, with its ONNX query encoder cached in the index
+    directory when ``query_encoder`` is ``onnx``."""
+    return load_model(
+        settings.model_path,
+        settings.embedding_precision,
+        settings.index_dir if settings.query_encoder == "onnx" else None,
+        settings.search_threads,
+    )

@@ -1,9 +1,9 @@
 """Hot reload: a knowledge base that follows the article files while the bot keeps running.
 
-:class:`ReloadingKnowledgeBase` has the search interface of
-:class:`knowledge.search.KnowledgeBase` (``search``, ``rank``, ``get``, ``articles``,
-``thresholds``, ``clean_query``, ``scores``). A daemon thread polls the KB directory every
-``NIVEL0_KB_RELOAD_SECONDS`` (default 2; 0 disables the thread) by file mtime and size. When
+:class:`ReloadingKnowledgeBase` implements :class:`knowledge.service.KnowledgeService` on the
+current :class:`knowledge.search.KnowledgeBase` generation. A daemon thread polls the KB
+directory every ``kb_reload_seconds`` (``NIVEL0_KB_RELOAD_SECONDS``, default 2; 0 disables the
+thread) by file mtime and size. When
 something changed it re-parses only the changed files, builds a new ``KnowledgeBase`` (the
 on-disk index re-embeds only articles whose search texts changed) and then swaps one reference:
 a search that started before the swap finishes on the old state, later ones see the new one,
@@ -17,37 +17,23 @@ reload is retried on the next poll.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge.articles import Article, ArticleError, parse_article
+from knowledge.articles import Article, ArticleError, duplicate_ids, parse_article
 from knowledge.bands import Calibration
-from knowledge.embedding import EmbeddingModel, load_model
-from knowledge.search import KnowledgeBase
-from knowledge.settings import DEFAULT_MAX_QUERY_CHARS, Settings
+from knowledge.embedding import EmbeddingModel, served_model
+from knowledge.search import Hit, KnowledgeBase, SearchOutcome
+from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
 
-RELOAD_SECONDS_ENV = "NIVEL0_KB_RELOAD_SECONDS"
-DEFAULT_RELOAD_SECONDS = 2.0
+_DEFAULTS = KnowledgeSettings.model_fields
 
 Signature = tuple[int, int]  # (mtime_ns, size)
-
-
-def reload_interval() -> float:
-    value = os.environ.get(RELOAD_SECONDS_ENV, str(DEFAULT_RELOAD_SECONDS))
-    try:
-        seconds = float(value)
-    except ValueError as exc:
-        raise ValueError(
-            f"{RELOAD_SECONDS_ENV} must be a number of seconds, got {value!r}"
-        ) from exc
-    if seconds < 0:
-        raise ValueError(f"{RELOAD_SECONDS_ENV} must be >= 0, got {value!r}")
-    return seconds
 
 
 def scan(kb_dir: Path) -> dict[Path, Signature]:
@@ -85,20 +71,7 @@ class ArticleCache:
             except ArticleError as err:
                 parsed[path] = (signature, err)
         self._parsed = parsed
-        articles: list[Article] = []
-        errors: list[ArticleError] = []
-        seen: dict[str, Path] = {}
-        for path, (_, result) in parsed.items():
-            if isinstance(result, Article) and result.id in seen:
-                result = ArticleError(
-                    path, [("id", f"duplicate id {result.id!r}, also in {seen[result.id]}")]
-                )
-            if isinstance(result, ArticleError):
-                errors.append(result)
-                continue
-            seen[result.id] = path
-            articles.append(result)
-        return articles, errors
+        return duplicate_ids((path, result) for path, (_, result) in parsed.items())
 
 
 @dataclass(frozen=True)
@@ -117,14 +90,16 @@ class ReloadingKnowledgeBase:
         model: EmbeddingModel,
         index_dir: Path,
         calibration: Calibration,
-        max_query_chars: int = DEFAULT_MAX_QUERY_CHARS,
-        interval: float = DEFAULT_RELOAD_SECONDS,
+        max_query_chars: int = _DEFAULTS["max_query_chars"].default,
+        interval: float = _DEFAULTS["kb_reload_seconds"].default,
+        help_center_url: str = _DEFAULTS["help_center_url"].default,
     ):
         self.kb_dir = Path(kb_dir)
         self.model = model
         self.index_dir = Path(index_dir)
         self.calibration = calibration
         self.max_query_chars = max_query_chars
+        self.help_center_url = help_center_url
         self.interval = interval
         self._cache = ArticleCache()
         self._reload_lock = threading.Lock()  # one rebuild at a time
@@ -139,17 +114,17 @@ class ReloadingKnowledgeBase:
             self.start()
 
     @classmethod
-    def from_env(cls) -> ReloadingKnowledgeBase:
-        """Like :meth:`KnowledgeBase.from_env`, plus the watcher (``NIVEL0_KB_RELOAD_SECONDS``)."""
-        settings = Settings.from_env()
-        model = load_model(settings.model_path)
+    def from_settings(cls, settings: KnowledgeSettings) -> ReloadingKnowledgeBase:
+        """Like :meth:`KnowledgeBase.from_settings`, plus the watcher (``kb_reload_seconds``)."""
+        model = served_model(settings)
         return cls(
             settings.kb_dir,
             model,
             settings.index_dir,
-            Calibration.load(settings.calibration_path, model.identity),
+            Calibration.load(settings.calibration, model.identity),
             settings.max_query_chars,
-            reload_interval(),
+            settings.kb_reload_seconds,
+            settings.help_center_url,
         )
 
     # --- the KnowledgeBase interface, always on the current state --------------------------
@@ -159,10 +134,19 @@ class ReloadingKnowledgeBase:
         """The state in service now; keep the reference for several calls that must agree."""
         return self._kb
 
-    def search(self, text: str, language: str, k: int = 3):
+    def search(self, text: str, language: str, k: int = 3) -> SearchOutcome:
         return self._kb.search(text, language, k)
 
-    def rank(self, text: str, language: str, k: int = 3):
+    def next_best(self, text: str | None, language: str, exclude: Collection[str]) -> Hit | None:
+        return self._kb.next_best(text, language, exclude)
+
+    def translation(self, article: Article, language: str) -> Article | None:
+        return self._kb.translation(article, language)
+
+    def url(self, article: Article) -> str:
+        return self._kb.url(article)
+
+    def rank(self, text: str, language: str, k: int = 3) -> list[Hit]:
         return self._kb.rank(text, language, k)
 
     def get(self, article_id: str) -> Article | None:
@@ -238,6 +222,7 @@ class ReloadingKnowledgeBase:
             self.max_query_chars,
             errors,
             previous=self._kb if self._generation else None,  # reuse what did not change
+            help_center_url=self.help_center_url,
         )
         self._generation += 1
         seconds = time.perf_counter() - started

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-from knowledge.articles import Article, ArticleError, load_articles
+from knowledge.articles import Article, ArticleError, article_id, article_url, load_articles
 from knowledge.bands import Band, Calibration, Thresholds, assign_band
-from knowledge.embedding import EmbeddingModel, load_model
+from knowledge.embedding import EmbeddingModel, served_model
 from knowledge.index import build_vectors, content_hash, search_texts
 from knowledge.lexical import LexicalIndex, count_rows, empty_rows
-from knowledge.settings import DEFAULT_MAX_QUERY_CHARS, LANGUAGES, Settings
+from knowledge.settings import LANGUAGES, KnowledgeSettings
 
 __all__ = ["Band", "Hit", "KnowledgeBase", "SearchOutcome"]
 
@@ -37,8 +38,12 @@ _WHITESPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class Hit:
+    """An article and its hybrid score; ``dense`` and ``lexical`` are the two components."""
+
     article: Article
     score: float
+    dense: float = 0.0
+    lexical: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -119,16 +124,26 @@ class _LanguageIndex:
         return Scores(self.articles, dense, lexical)
 
 
+_DEFAULTS = KnowledgeSettings.model_fields
+
+
 class KnowledgeBase:
+    """One generation of the knowledge base: the articles, their index and the bands.
+
+    It implements :class:`knowledge.service.KnowledgeService`; serving processes use the
+    reloading wrapper :class:`knowledge.reload.ReloadingKnowledgeBase`.
+    """
+
     def __init__(
         self,
         articles: list[Article],
         model: EmbeddingModel,
         index_dir: Path,
         calibration: Calibration,
-        max_query_chars: int = DEFAULT_MAX_QUERY_CHARS,
+        max_query_chars: int = _DEFAULTS["max_query_chars"].default,
         load_errors: list[ArticleError] | None = None,
         previous: KnowledgeBase | None = None,
+        help_center_url: str = _DEFAULTS["help_center_url"].default,
     ):
         """``previous``: the knowledge base this one replaces (hot reload); when it uses the same
         model, its in-memory vectors and lexical rows are reused for unchanged articles.
@@ -136,6 +151,7 @@ class KnowledgeBase:
         self.model = model
         self.calibration = calibration
         self.max_query_chars = max_query_chars
+        self.help_center_url = help_center_url
         self.load_errors = load_errors or []
         self._by_id = {a.id: a for a in articles}
         published = [a for a in articles if a.is_published]
@@ -153,18 +169,18 @@ class KnowledgeBase:
         }
 
     @classmethod
-    def from_env(cls) -> KnowledgeBase:
-        """Load articles, model, index and calibration as configured by the environment."""
-        settings = Settings.from_env()
+    def from_settings(cls, settings: KnowledgeSettings) -> KnowledgeBase:
+        """Load articles, model, index and calibration as ``settings`` configure them."""
         loaded = load_articles(settings.kb_dir)
-        model = load_model(settings.model_path)
+        model = served_model(settings)
         return cls(
             loaded.articles,
             model,
             settings.index_dir,
-            Calibration.load(settings.calibration_path, model.identity),
+            Calibration.load(settings.calibration, model.identity),
             settings.max_query_chars,
             loaded.errors,
+            help_center_url=settings.help_center_url,
         )
 
     def get(self, article_id: str) -> Article | None:
@@ -202,7 +218,39 @@ class KnowledgeBase:
         scores = self.scores([query], language)
         combined = scores.combined(self.thresholds(language).lexical_weight)[0]
         order = np.argsort(-combined, kind="stable")[:k]
-        return [Hit(scores.articles[i], float(combined[i])) for i in order]
+        return [
+            Hit(
+                scores.articles[i],
+                float(combined[i]),
+                float(scores.dense[0, i]),
+                float(scores.lexical[0, i]),
+            )
+            for i in order
+        ]
+
+    def next_best(self, text: str | None, language: str, exclude: Collection[str]) -> Hit | None:
+        """The best article for ``text`` whose id is not in ``exclude``, if it clears the
+        calibrated clarify threshold (the score at which the search would still have offered
+        it as a candidate); None otherwise."""
+        if not text:
+            return None
+        minimum = self.thresholds(language).clarify_min
+        for hit in self.rank(text, language, k=len(exclude) + 1):
+            if hit.article.id not in exclude:
+                return hit if hit.score >= minimum else None
+        return None
+
+    def translation(self, article: Article, language: str) -> Article | None:
+        """The same topic in ``language`` if it is published there (``article`` itself when it
+        is in ``language`` already)."""
+        if article.language == language:
+            return article
+        other = self.get(article_id(article.topic, language))
+        return other if other is not None and other.is_published else None
+
+    def url(self, article: Article) -> str:
+        """The article's page in the help centre: ``<help_center_url>/<language>/<topic>``."""
+        return article_url(self.help_center_url, article.language, article.topic)
 
     def search(self, text: str, language: str, k: int = 3) -> SearchOutcome:
         """Best articles in ``language`` for the customer's text, with a confidence band."""
