@@ -54,7 +54,7 @@ finetune: $(VENV)/.installed ## (re)build the KB-adapted embedding model in var/
 	$(PY) -m knowledge.finetune
 
 index: $(FINETUNED) ## build or refresh the KB embedding index (only changed articles are embedded)
-	$(PY) -m knowledge.build_index
+	$(VENV)/bin/kb reindex --quiet
 
 $(RASA_MODEL): $(RASA_SOURCES) $(RASA_VENV)/.installed
 	cd bot && ../$(RASA) train --data data ../intents --out models --fixed-model-name nivel0

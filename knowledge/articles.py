@@ -130,6 +130,15 @@ class ArticleError(Exception):
         return self.problems[0][0]
 
 
+class DuplicateIdError(ArticleError):
+    """A valid file whose id another file (earlier in path order) already declares."""
+
+    def __init__(self, path: Path | str, article_id: str, first: Path):
+        self.article_id = article_id
+        self.first = first
+        super().__init__(path, [("id", f"duplicate id {article_id!r}, also in {first}")])
+
+
 class Article(BaseModel):
     """One article in one language. ``path`` is the file it was loaded from."""
 
@@ -236,9 +245,7 @@ def duplicate_ids(
     seen: dict[str, Path] = {}
     for path, result in parsed:
         if isinstance(result, Article) and result.id in seen:
-            result = ArticleError(
-                path, [("id", f"duplicate id {result.id!r}, also in {seen[result.id]}")]
-            )
+            result = DuplicateIdError(path, result.id, seen[result.id])
         if isinstance(result, ArticleError):
             errors.append(result)
             continue
@@ -247,7 +254,8 @@ def duplicate_ids(
     return articles, errors
 
 
-def _parse_or_error(path: Path) -> Article | ArticleError:
+def parse_or_error(path: Path) -> Article | ArticleError:
+    """:func:`parse_article`, with the error returned instead of raised."""
     try:
         return parse_article(path)
     except ArticleError as err:
@@ -282,7 +290,7 @@ def load_articles(kb_dir: Path | str) -> LoadResult:
     Invalid files and duplicate ids (the later file in path order) are skipped and reported.
     """
     articles, errors = duplicate_ids(
-        (path, _parse_or_error(path)) for path in sorted(Path(kb_dir).glob("*/*.md"))
+        (path, parse_or_error(path)) for path in sorted(Path(kb_dir).glob("*/*.md"))
     )
     for error in errors:
         logger.error("skipping invalid article: %s", error)

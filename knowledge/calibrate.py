@@ -37,7 +37,7 @@ from knowledge.bands import Band, Calibration, Thresholds, assign_bands
 from knowledge.evalset import EvalSet
 from knowledge.evaluate import evaluate, summary_lines
 from knowledge.search import KnowledgeBase
-from knowledge.settings import LANGUAGES, Settings
+from knowledge.settings import LANGUAGES, KnowledgeSettings, project_path
 
 LEXICAL_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 MARGINS = tuple(round(m, 3) for m in np.arange(0.0, 0.1501, 0.005))
@@ -200,7 +200,7 @@ def calibrate(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="tests/eval/dev.yml", type=Path)
+    parser.add_argument("--set", default=project_path("tests/eval/dev.yml"), type=Path)
     parser.add_argument("--max-false-answer-rate", default=0.05, type=float)
     parser.add_argument(
         "--confidence",
@@ -218,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.set.name == "test.yml":
         parser.error("calibrate on the dev set, never on test.yml")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
-    kb = KnowledgeBase.from_env()
+    settings = KnowledgeSettings()
+    kb = KnowledgeBase.from_settings(settings)
     dev = EvalSet.load(args.set)
     weights = tuple(float(w) for w in args.lexical_weights.split(","))
     result = calibrate(kb, dev, args.max_false_answer_rate, weights, args.confidence)
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "dev_metrics": {group: dev_report[group] for group in ("overall", *LANGUAGES)},
         "lexical_weight_sweep": result["sweep"],
     }
-    path = settings.calibration_path
+    path = settings.calibration
     existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     models = {**existing.get("models", {}), kb.model.identity: entry}
     output = {"written_by": "python -m knowledge.calibrate", "models": models}

@@ -6,8 +6,9 @@ question), ``gaps`` (what customers asked that the bot could not answer, grouped
 
 Exit codes: 0 success, 1 problems found (lint errors, invalid articles, failed command),
 2 usage errors (bad flags, missing values). Configuration comes from the same environment
-variables as the bot (NIVEL0_KB_DIR, NIVEL0_INDEX_DIR, NIVEL0_EMBEDDING_MODEL,
-NIVEL0_CALIBRATION, NIVEL0_GAPS_DB, HANDOFF_SERVICE_URL, HANDOFF_AGENT_TOKEN); flags override.
+variables as the bot (``knowledge.settings.KnowledgeSettings``: NIVEL0_KB_DIR, NIVEL0_INDEX_DIR,
+NIVEL0_EMBEDDING_MODEL, NIVEL0_CALIBRATION, ...; ``kb gaps`` also HANDOFF_SERVICE_URL and
+HANDOFF_AGENT_TOKEN); flags override.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from knowledge.settings import LANGUAGES, Settings, offline_env
+from knowledge.settings import LANGUAGES, KnowledgeSettings
 
 OK, PROBLEMS, USAGE = 0, 1, 2
 
@@ -37,13 +38,14 @@ class UsageError(Exception):
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from knowledge.new_article import CATEGORIES, NewArticleError, create_article
+    from knowledge.articles import Category
+    from knowledge.new_article import NewArticleError, create_article
 
     title = args.title or _ask("Title", None)
     language = args.language or _ask("Language", LANGUAGES)
-    category = args.category or _ask("Category", CATEGORIES)
+    category = args.category or _ask("Category", [c.value for c in Category])
     try:
-        article = create_article(_kb_dir(args), title, language, category, topic=args.topic)
+        article = create_article(_settings(args).kb_dir, title, language, category, args.topic)
     except NewArticleError as exc:
         raise UsageError(str(exc)) from exc
     print(f"created {article.path} (id {article.id})")
@@ -73,13 +75,11 @@ def _ask(label: str, choices: Sequence[str] | None) -> str:
 def cmd_lint(args: argparse.Namespace) -> int:
     from knowledge.lint import DEFAULT_SIMILARITY, SimilarityThresholds, lint_kb
 
-    kb_dir = _kb_dir(args)
-    if not kb_dir.is_dir():
-        raise UsageError(f"KB directory {kb_dir} does not exist (set NIVEL0_KB_DIR or --kb-dir)")
+    settings = _settings(args)
+    kb_dir = _existing_kb_dir(settings)
     model = index_dir = None
     if not args.no_embeddings:
-        settings = Settings.from_env()
-        model, index_dir = _model(settings), _index_dir(args, settings)
+        model, index_dir = _model(settings), settings.index_dir
     similarity = {
         lang: SimilarityThresholds(
             collision=args.collision_threshold or t.collision,
@@ -124,54 +124,16 @@ def cmd_lint(args: argparse.Namespace) -> int:
 # --- kb reindex ------------------------------------------------------------------------------
 
 
-class ProgressModel:
-    """Wraps the embedding model so that ``build_vectors`` shows a tqdm bar while it embeds.
-
-    ``build_vectors`` hands all new texts to one ``encode`` call; this splits it into batches.
-    """
-
-    def __init__(self, model, batch: int = 256, disable: bool = False):
-        self._model = model
-        self.identity = model.identity
-        self.batch = batch
-        self.disable = disable
-
-    def encode(self, texts: list[str]):
-        import numpy as np
-        from tqdm import tqdm
-
-        parts = []
-        with tqdm(
-            total=len(texts), unit="text", desc="embedding", disable=self.disable, file=sys.stderr
-        ) as bar:
-            for start in range(0, len(texts), self.batch):
-                chunk = texts[start : start + self.batch]
-                parts.append(self._model.encode(chunk))
-                bar.update(len(chunk))
-        return np.vstack(parts)
-
-
 def cmd_reindex(args: argparse.Namespace) -> int:
-    from knowledge.articles import load_articles
-    from knowledge.index import build_vectors
+    from knowledge.index import reindex
 
-    settings = Settings.from_env()
-    kb_dir, index_dir = _kb_dir(args), _index_dir(args, settings)
-    if not kb_dir.is_dir():
-        raise UsageError(f"KB directory {kb_dir} does not exist (set NIVEL0_KB_DIR or --kb-dir)")
-    loaded = load_articles(kb_dir)
-    published = [a for a in loaded.articles if a.is_published]
-    model = _model(settings)
-    # the same set the bot's KnowledgeBase indexes, so neither deletes the other's vectors
-    _, report = build_vectors(published, ProgressModel(model, disable=args.quiet), index_dir)
-    drafts = len(loaded.articles) - len(published)
-    print(
-        f"index {index_dir / model.identity}: {report}; {len(published)} published articles "
-        f"indexed, {drafts} drafts not indexed, {len(loaded.errors)} invalid"
-    )
-    for error in loaded.errors:
+    settings = _settings(args)
+    _existing_kb_dir(settings)
+    result = reindex(settings, progress=not args.quiet)
+    print(result.summary())
+    for error in result.errors:
         print(f"invalid (not indexed): {error}", file=sys.stderr)
-    return PROBLEMS if loaded.errors else OK
+    return PROBLEMS if result.errors else OK
 
 
 # --- kb search -------------------------------------------------------------------------------
@@ -182,8 +144,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise UsageError("-k must be at least 1")
-    kb = KnowledgeBase.from_env()
-    query, reason = kb.clean_query(args.question)
+    kb = KnowledgeBase.from_settings(_settings(args))
+    _, reason = kb.clean_query(args.question)
     languages = [args.language] if args.language else list(LANGUAGES)
     if kb.calibration.model_identity is None:
         print(
@@ -204,18 +166,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         if reason:
             print(f"  the question is not searched: {reason}")
             continue
-        scores = kb.scores([query], language)
-        combined = scores.combined(t.lexical_weight)[0]
-        order = combined.argsort(kind="stable")[::-1][: args.k]
+        hits = kb.rank(args.question, language, k=args.k)
         print(f"  {'#':>2} {'score':>6} {'dense':>6} {'lexic':>6}  bot  article")
-        for rank, i in enumerate(order, 1):
-            article = scores.articles[i]
-            mark = "<-" if article.id in shown else ""
+        for rank, hit in enumerate(hits, 1):
+            mark = "<-" if hit.article.id in shown else ""
             print(
-                f"  {rank:>2} {combined[i]:6.3f} {scores.dense[0, i]:6.3f} "
-                f"{scores.lexical[0, i]:6.3f}  {mark:<3}  {article.id}: {article.title}"
+                f"  {rank:>2} {hit.score:6.3f} {hit.dense:6.3f} {hit.lexical:6.3f}  {mark:<3}  "
+                f"{hit.article.id}: {hit.article.title}"
             )
-        if not len(order):
+        if not hits:
             print("  (no published articles in this language)")
     return OK
 
@@ -334,18 +293,35 @@ def _gaps_json(clusters) -> str:
 # --- shared ----------------------------------------------------------------------------------
 
 
-def _kb_dir(args: argparse.Namespace) -> Path:
-    return Path(args.kb_dir) if args.kb_dir else Settings.from_env().kb_dir
+def _settings(args: argparse.Namespace) -> KnowledgeSettings:
+    """The knowledge settings from the environment, with ``--kb-dir``/``--index-dir`` applied
+    (relative flags are taken from the working directory, as a shell user expects)."""
+    overrides = {
+        name: Path(value).resolve()
+        for name in ("kb_dir", "index_dir")
+        if (value := getattr(args, name, None))
+    }
+    try:
+        return KnowledgeSettings(**overrides)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
-def _index_dir(args: argparse.Namespace, settings: Settings) -> Path:
-    return Path(args.index_dir) if getattr(args, "index_dir", None) else settings.index_dir
+def _existing_kb_dir(settings: KnowledgeSettings) -> Path:
+    if not settings.kb_dir.is_dir():
+        raise UsageError(
+            f"KB directory {settings.kb_dir} does not exist (set NIVEL0_KB_DIR or --kb-dir)"
+        )
+    return settings.kb_dir
 
 
-def _model(settings: Settings):
-    from knowledge.embedding import load_model
+def _model(settings: KnowledgeSettings):
+    from knowledge.embedding import served_model
 
-    return load_model(settings.model_path)
+    try:
+        return served_model(settings)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _probability(value: str) -> float:
@@ -356,8 +332,8 @@ def _probability(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from knowledge.articles import Category
     from knowledge.gaps import DEFAULT_DISTANCE
-    from knowledge.new_article import CATEGORIES
 
     parser = argparse.ArgumentParser(
         prog="kb",
@@ -377,7 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     new = command("new", cmd_new, "create an article from the template, as a draft")
     new.add_argument("--title", help="the article's title, as a customer would ask it")
     new.add_argument("--language", choices=LANGUAGES, help="language of the article")
-    new.add_argument("--category", choices=CATEGORIES, help="category (docs/kb-format.md)")
+    new.add_argument(
+        "--category", choices=[c.value for c in Category], help="category (docs/kb-format.md)"
+    )
     new.add_argument(
         "--topic", help="topic slug, the same in every language (default: from the title)"
     )
@@ -452,9 +430,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    offline_env()
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model loading; ours stays
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on bad usage
     logging.basicConfig(

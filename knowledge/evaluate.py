@@ -32,7 +32,7 @@ from pathlib import Path
 from knowledge.bands import Band
 from knowledge.evalset import EvalSet
 from knowledge.search import KnowledgeBase
-from knowledge.settings import LANGUAGES
+from knowledge.settings import LANGUAGES, KnowledgeSettings, project_path
 
 GOALS = {"recall@1": 0.90, "recall@3": 0.97, "false_answer_rate": 0.05}
 
@@ -137,11 +137,11 @@ def summary_lines(report: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="tests/eval/test.yml", type=Path)
-    parser.add_argument("--out", default="var/reports/eval.json", type=Path)
+    parser.add_argument("--set", default=project_path("tests/eval/test.yml"), type=Path)
+    parser.add_argument("--out", default=project_path("var/reports/eval.json"), type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    kb = KnowledgeBase.from_env()
+    kb = KnowledgeBase.from_settings(KnowledgeSettings())
     report = evaluate(kb, EvalSet.load(args.set))
     report["set"] = str(args.set)
     report["model"] = {

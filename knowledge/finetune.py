@@ -49,14 +49,19 @@ from knowledge.distill import (
     teacher_vectors,
 )
 from knowledge.embedding import RECIPE_FILE, model_identity
-from knowledge.settings import FINETUNED_MODEL_DIR, Settings, default_model_path, offline_env
+from knowledge.settings import (
+    FINETUNED_MODEL_DIR,
+    KnowledgeSettings,
+    default_model_path,
+    project_path,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path(FINETUNED_MODEL_DIR)
+DEFAULT_OUT = project_path(FINETUNED_MODEL_DIR)
 MAX_SEQ_LENGTH = 128  # "title. summary" passages are < 128 word pieces; halves training cost
 
 
@@ -131,7 +136,6 @@ def topic_unique_batches(
 
 def finetune(base: Path, articles: list[Article], out: Path, recipe: Recipe) -> dict:
     """Train on ``articles`` and save to ``out``; returns the metadata written beside it."""
-    offline_env()
     import torch
 
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
@@ -240,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distill-lr", type=float, default=Recipe.distill_learning_rate)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
-    loaded = load_articles(settings.kb_dir)
+    loaded = load_articles(KnowledgeSettings().kb_dir)
     recipe = Recipe(
         epochs=args.epochs,
         cross_lingual=not args.no_cross_lingual,

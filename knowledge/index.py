@@ -12,14 +12,19 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from knowledge.articles import Article
+from knowledge.articles import Article, ArticleError
 from knowledge.embedding import EmbeddingModel
+
+if TYPE_CHECKING:
+    from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +112,65 @@ def build_vectors(
     )
     logger.info("index %s: %s", model_dir, report)
     return vectors, report
+
+
+@dataclass(frozen=True)
+class ReindexResult:
+    """What :func:`reindex` did: where, with which model, and what it found in the KB."""
+
+    model_dir: Path
+    report: BuildReport
+    published: int
+    drafts: int
+    errors: list[ArticleError] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"index {self.model_dir}: {self.report}; {self.published} published articles "
+            f"indexed, {self.drafts} drafts not indexed, {len(self.errors)} invalid"
+        )
+
+
+def reindex(settings: KnowledgeSettings, progress: bool = False) -> ReindexResult:
+    """Build or refresh the on-disk index of the published articles (what ``make index`` and
+    ``kb reindex`` run): the same article set the serving knowledge base indexes, so neither
+    deletes the other's vectors. ``progress`` shows a bar on stderr while embedding."""
+    from knowledge.articles import load_articles
+    from knowledge.embedding import served_model
+
+    loaded = load_articles(settings.kb_dir)
+    published = [a for a in loaded.articles if a.is_published]
+    model = served_model(settings)
+    encoder = _ProgressEncoder(model) if progress else model
+    _, report = build_vectors(published, encoder, settings.index_dir)
+    return ReindexResult(
+        Path(settings.index_dir) / model.identity,
+        report,
+        len(published),
+        len(loaded.articles) - len(published),
+        loaded.errors,
+    )
+
+
+class _ProgressEncoder:
+    """The embedding model with a tqdm bar: ``build_vectors`` hands all new texts to one
+    ``encode`` call, which this splits into batches."""
+
+    def __init__(self, model: EmbeddingModel, batch: int = 256):
+        self._model = model
+        self.identity = model.identity
+        self.batch = batch
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        from tqdm import tqdm
+
+        parts = []
+        with tqdm(total=len(texts), unit="text", desc="embedding", file=sys.stderr) as bar:
+            for start in range(0, len(texts), self.batch):
+                chunk = texts[start : start + self.batch]
+                parts.append(self._model.encode(chunk))
+                bar.update(len(chunk))
+        return np.vstack(parts)
 
 
 def _read(path: Path, rows: int) -> np.ndarray | None:

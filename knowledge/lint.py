@@ -39,8 +39,8 @@ from typing import Literal
 
 import numpy as np
 
-from knowledge.articles import Article, ArticleError, parse_article
-from knowledge.settings import LANGUAGES, help_center_url
+from knowledge.articles import Article, DuplicateIdError, duplicate_ids, parse_or_error
+from knowledge.settings import LANGUAGES, KnowledgeSettings
 
 Severity = Literal["error", "warning"]
 
@@ -100,50 +100,41 @@ def lint_kb(
     model=None,
     index_dir: Path | None = None,
     similarity: dict[str, SimilarityThresholds] | None = None,
+    help_center_url: str = KnowledgeSettings.model_fields["help_center_url"].default,
 ) -> LintReport:
     """All checks; the embedding checks run only when ``model`` (and ``index_dir``) are given."""
     kb_dir = Path(kb_dir)
     findings: list[Finding] = []
     articles: list[Article] = []
-    seen: dict[str, Path] = {}
-    files = sorted(kb_dir.glob("*/*.md"))
     findings += [
         Finding("error", "schema", path, "not in a language folder: the bot never loads it")
         for path in sorted(kb_dir.glob("*.md"))
     ]
-    for path in files:
-        try:
-            article = parse_article(path)
-        except ArticleError as err:
-            findings += [
-                Finding("error", "schema", path, f"field '{field}': {msg}")
-                for field, msg in err.problems
-            ]
-            continue
-        if path.stem != article.topic:
+    parsed = [(path, parse_or_error(path)) for path in sorted(kb_dir.glob("*/*.md"))]
+    for path, result in parsed:
+        if isinstance(result, Article) and path.stem != result.topic:
             findings.append(
-                Finding("warning", "file-name", path, f"file name should be {article.topic}.md")
+                Finding("warning", "file-name", path, f"file name should be {result.topic}.md")
             )
-        if article.id in seen:
-            findings.append(
-                Finding(
-                    "error",
-                    "duplicate-id",
-                    path,
-                    f"id {article.id!r} is also used by {seen[article.id]}",
-                )
-            )
+    articles, errors = duplicate_ids(parsed)
+    for err in errors:
+        if isinstance(err, DuplicateIdError):
+            message = f"id {err.article_id!r} is also used by {err.first}"
+            findings.append(Finding("error", "duplicate-id", err.path, message))
             continue
-        seen[article.id] = path
-        articles.append(article)
+        findings += [
+            Finding("error", "schema", err.path, f"field '{field}': {msg}")
+            for field, msg in err.problems
+        ]
+    for article in articles:
         findings += check_article(article)
     findings += check_translations(articles)
-    findings += check_links(articles)
+    findings += check_links(articles, help_center_url)
     if model is not None and index_dir is not None:
         findings += check_similarity(articles, model, index_dir, similarity or DEFAULT_SIMILARITY)
     order = {"error": 0, "warning": 1}
     findings.sort(key=lambda f: (order[f.severity], str(f.path or ""), f.code))
-    return LintReport(findings, articles, len(files))
+    return LintReport(findings, articles, len(parsed))
 
 
 def sections(body: str) -> list[tuple[str, str]]:
@@ -230,9 +221,13 @@ def check_translations(articles: list[Article]) -> list[Finding]:
     return found
 
 
-def link_target(target: str, language: str) -> tuple[str, str] | None:
-    """``(language, topic)`` of an internal link, None for external links and anchors."""
-    base = help_center_url()
+def link_target(
+    target: str,
+    language: str,
+    base: str = KnowledgeSettings.model_fields["help_center_url"].default,
+) -> tuple[str, str] | None:
+    """``(language, topic)`` of an internal link (absolute under the help centre's ``base`` URL
+    or relative), None for external links and anchors."""
     if target.startswith(base):
         target = target[len(base) :]
     elif re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith(("#", "//")):
@@ -248,12 +243,12 @@ def link_target(target: str, language: str) -> tuple[str, str] | None:
     return link_language, topic
 
 
-def check_links(articles: list[Article]) -> list[Finding]:
+def check_links(articles: list[Article], help_center_url: str) -> list[Finding]:
     known = {(a.language, a.topic): a for a in articles}
     found: list[Finding] = []
     for article in articles:
         for target in _LINK.findall(_FENCE.sub("", article.body)):
-            resolved = link_target(target, article.language)
+            resolved = link_target(target, article.language, help_center_url)
             if resolved is None:
                 continue
             linked = known.get(resolved)
@@ -305,7 +300,7 @@ def _near_duplicates(
     means = np.vstack([vectors[a.id].mean(axis=0) for a in group])
     means /= np.linalg.norm(means, axis=1, keepdims=True)
     found = []
-    for i, j, score in _pairs_above(means, means, threshold, same=True):
+    for i, j, score in _pairs_above(means, threshold):
         a, b = group[i], group[j]
         found.append(
             Finding(
@@ -333,7 +328,7 @@ def _collisions(
     matrix = np.vstack(rows)
     owner = np.array(owners)
     best: dict[tuple[int, int], tuple[float, int, int]] = {}
-    for i, j, score in _pairs_above(matrix, matrix, threshold, same=True):
+    for i, j, score in _pairs_above(matrix, threshold):
         a, b = owner[i], owner[j]
         if a == b:
             continue
@@ -362,14 +357,22 @@ def _collisions(
     return found
 
 
-def _pairs_above(
-    left: np.ndarray, right: np.ndarray, threshold: float, same: bool, block: int = 512
-) -> Iterable[tuple[int, int, float]]:
-    """Index pairs (i < j when ``same``) with cosine >= threshold, computed in row blocks."""
-    for start in range(0, len(left), block):
-        sims = left[start : start + block] @ right.T
-        for i, j in zip(*np.nonzero(sims >= threshold), strict=True):
-            row = start + int(i)
-            if same and row >= j:
-                continue
-            yield row, int(j), float(sims[i, j])
+# Neighbours per text that paraphrase mining keeps: far more than any text has above a lint
+# threshold, and it bounds memory on a large KB (pairs kept = texts x neighbours).
+_NEIGHBOURS = 20
+
+
+def _pairs_above(vectors: np.ndarray, threshold: float) -> Iterable[tuple[int, int, float]]:
+    """Row pairs (i < j) of unit ``vectors`` with cosine >= threshold, best first, by
+    sentence-transformers' paraphrase mining (chunked, so a large KB fits in memory)."""
+    import torch
+    from sentence_transformers.util import paraphrase_mining_embeddings
+
+    embeddings = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    pairs = paraphrase_mining_embeddings(
+        embeddings, top_k=min(_NEIGHBOURS, len(vectors) - 1), max_pairs=len(vectors) * _NEIGHBOURS
+    )
+    for score, i, j in pairs:
+        if score < threshold:
+            break  # sorted by score, best first
+        yield min(i, j), max(i, j), float(score)

@@ -8,19 +8,21 @@ A new article is a draft (``status: draft``): the bot ignores it and ``kb lint``
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from pathlib import Path
-from typing import get_args
 
-import yaml
+from pydantic import ValidationError
 
-from knowledge.articles import Article, ArticleError, Category, parse_article
+from knowledge.articles import (
+    Article,
+    ArticleError,
+    Category,
+    article_id,
+    article_path,
+    slugify,
+    write_article,
+)
 from knowledge.lint import PLACEHOLDER
 from knowledge.settings import LANGUAGES
-
-MAX_TOPIC_CHARS = 60
-CATEGORIES: tuple[str, ...] = get_args(Category)
 
 _TEXT = {
     "en": {
@@ -56,49 +58,18 @@ class NewArticleError(ValueError):
     """The article cannot be created as asked (bad topic, already exists)."""
 
 
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:MAX_TOPIC_CHARS].rstrip("-")
-
-
-def article_text(
-    *,
-    topic: str,
-    title: str,
-    language: str,
-    category: str,
-    summary: str,
-    questions: list[str],
-    updated: dt.date,
-    status: str,
-    body: str,
-) -> str:
-    """The text of an article file: YAML front matter in the order of docs/kb-format.md (tagged
-    with its category), then the Markdown body. Not validated: :func:`parse_article` does that."""
-    meta = {
-        "id": f"{topic}-{language}",
-        "topic": topic,
-        "title": title,
-        "language": language,
-        "category": category,
-        "tags": [category],
-        "summary": summary,
-        "questions": questions,
-        "updated": updated,
-        "status": status,
-    }
-    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=100)
-    return f"---\n{front}---\n\n{body}"
-
-
-def article_template(topic: str, title: str, language: str, category: str, today: dt.date) -> str:
+def template_article(
+    topic: str, title: str, language: str, category: str, today: dt.date
+) -> Article:
+    """The draft ``kb new`` writes: the title, and placeholders for everything else."""
     text = _TEXT[language]
-    return article_text(
+    return Article(
+        id=article_id(topic, language),
         topic=topic,
         title=title,
         language=language,
         category=category,
+        tags=[category],
         summary=text["summary"],
         questions=text["questions"],
         updated=today,
@@ -124,27 +95,22 @@ def create_article(
         raise NewArticleError("the title is empty")
     if language not in LANGUAGES:
         raise NewArticleError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
-    if category not in CATEGORIES:
-        raise NewArticleError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
+    categories = [c.value for c in Category]
+    if category not in categories:
+        raise NewArticleError(f"category must be one of {', '.join(categories)}, got {category!r}")
     topic = topic or slugify(title)
     if not topic or slugify(topic) != topic:
         raise NewArticleError(
             f"topic {topic!r} must be lowercase words joined by '-' (e.g. {slugify(title)!r})"
         )
-    article_id = f"{topic}-{language}"
-    path = Path(kb_dir) / language / f"{topic}.md"
+    path = article_path(kb_dir, language, topic)
     if path.exists():
         raise NewArticleError(f"{path} already exists: edit it, or choose another --topic")
-    declared = re.compile(rf"(?m)^id:\s*['\"]?{re.escape(article_id)}['\"]?\s*$")
-    for other in sorted(Path(kb_dir).glob("*/*.md")):
-        if declared.search(other.read_text("utf-8", errors="replace")):
-            raise NewArticleError(f"id {article_id!r} is already used by {other}")
-    text = article_template(topic, title, language, category, today or dt.date.today())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("x", encoding="utf-8") as handle:
-        handle.write(text)
     try:
-        return parse_article(path)
-    except ArticleError:
-        path.unlink()  # the schema refuses it (e.g. a 200-character title): leave nothing behind
-        raise
+        article = template_article(topic, title, language, category, today or dt.date.today())
+        return write_article(article, kb_dir)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise NewArticleError(problems) from exc
+    except ArticleError as exc:  # the id is taken by another file
+        raise NewArticleError(str(exc)) from exc

@@ -23,7 +23,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge.articles import Article, ArticleError, duplicate_ids, parse_article
+from knowledge.articles import Article, ArticleError, duplicate_ids, parse_or_error
 from knowledge.bands import Calibration
 from knowledge.embedding import EmbeddingModel, served_model
 from knowledge.search import Hit, KnowledgeBase, SearchOutcome
@@ -66,10 +66,7 @@ class ArticleCache:
             if cached is not None and cached[0] == signature:
                 parsed[path] = cached
                 continue
-            try:
-                parsed[path] = (signature, parse_article(path))
-            except ArticleError as err:
-                parsed[path] = (signature, err)
+            parsed[path] = (signature, parse_or_error(path))
         self._parsed = parsed
         return duplicate_ids((path, result) for path, (_, result) in parsed.items())
 
