@@ -23,7 +23,15 @@ from handoff_service.logs import configure_logging
 from handoff_service.metrics import Metrics
 from handoff_service.middleware import BodySizeLimit, RequestMetrics
 from handoff_service.migrate import upgrade
-from handoff_service.routers import admin, agents, console, customers, handoffs, health
+from handoff_service.routers import (
+    admin,
+    agents,
+    console,
+    customers,
+    handoffs,
+    health,
+    unanswered,
+)
 from handoff_service.routers.errors import errors
 from handoff_service.settings import Settings
 from handoff_service.tickets import TicketNotFound
@@ -65,7 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses=errors(400, 413),
     )
     app.state.ctx = ctx
-    for router in (handoffs.router, agents.router, customers.router, admin.router, health.router):
+    for router in (
+        handoffs.router,
+        unanswered.router,
+        agents.router,
+        customers.router,
+        admin.router,
+        health.router,
+    ):
         app.include_router(router)
     console.install(app)
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -158,3 +168,24 @@ class ConsoleSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     token: Mapped[ApiToken] = relationship()
+
+
+class UnansweredQuestion(Base):
+    """A question the bot could not answer, reported by any bot replica (``kb gaps`` reads
+    them). The text is stored redacted; ``text_hash`` (SHA-256 of it) completes the
+    idempotency key, since a unique index on 4000 characters is not portable."""
+
+    __tablename__ = "unanswered_questions"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "reason", "text_hash"),
+        Index("ix_unanswered_questions_occurred_at", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -161,6 +162,40 @@ class HandoffIn(Strict):
         if not any(m.role == "customer" for m in self.transcript):
             raise ValueError("transcript must contain at least one customer message")
         return self
+
+
+# --- unanswered questions (bot -> service; read by `kb gaps`) ---------------------------
+
+UnansweredReason = Literal["fallback", "negative_feedback", "handoff"]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UnansweredIn(Strict):
+    """A customer question the bot could not answer: a FALLBACK answer, negative feedback on
+    an answer, or a handoff. ``(conversation_id, reason, text)`` is the idempotency key, so a
+    retried delivery is stored once."""
+
+    conversation_id: ConversationId
+    language: Language
+    reason: UnansweredReason
+    text: FreeText(MAX_MESSAGE_CHARS)  # type: ignore[valid-type]
+    occurred_at: AwareDatetime = Field(
+        default_factory=_now, description="When the customer asked; default: on arrival."
+    )
+
+
+class UnansweredOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    conversation_id: str
+    language: Language
+    reason: UnansweredReason
+    text: str = Field(description="As stored: redacted.")
+    occurred_at: dt.datetime
 
 
 # --- tickets ------------------------------------------------------------------------------
