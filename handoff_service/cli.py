@@ -23,8 +23,9 @@ from handoff_service.models import Account
 from handoff_service.settings import Settings
 from handoff_service.triage.classifier import TriageClassifier, write_evaluation
 from handoff_service.vocabulary import Role
+from knowledge.settings import project_path
 
-DEFAULT_REPORT = Path("var/reports/triage_eval.json")
+DEFAULT_REPORT = project_path("var/reports/triage_eval.json")
 
 
 def _issue(settings: Settings, name: str, role: Role, must_be_new: bool) -> str:
@@ -82,13 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         import uvicorn
 
-        uvicorn.run(
-            "handoff_service.main:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-        )
+        from handoff_service.main import create_app
+
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
     return 0
 
 

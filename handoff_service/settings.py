@@ -1,21 +1,48 @@
-"""Service configuration from the environment (12-factor).
+"""Service configuration from the environment (12-factor): one pydantic-settings class.
 
-Every setting is read from ``HANDOFF_<NAME>`` (e.g. ``HANDOFF_TIMEZONE``), except the database
-URL, which is read from ``DATABASE_URL`` (``HANDOFF_DATABASE_URL`` is accepted too).
+Build it once per process, at the entry point (``create_app``, the CLI, the Alembic environment
+when plain ``alembic`` runs), and pass it down: nothing else in the service reads the
+environment. Every setting is read from ``HANDOFF_<NAME>``, except the facts the service shares
+with the rest of nivel0, which have one variable each: the database URL (``DATABASE_URL``, also
+``HANDOFF_DATABASE_URL``), the organisation time zone (``NIVEL0_TIMEZONE``, as the bot reads it)
+and the help centre's base URL (``NIVEL0_HELP_CENTER_URL``, as the knowledge package reads it).
+
+Relative paths, including the file of a ``sqlite:///relative/path.db`` URL, are resolved against
+the project root (``knowledge.settings.PROJECT_ROOT``), never the working directory.
+handoff_service/README.md lists every field.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from knowledge.settings import ProjectPath, project_path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PACKAGE_DIR / "config"
 
 
+def resolve_sqlite_path(url: str) -> str:
+    """``url`` with a relative SQLite database file made absolute against the project root."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if database.startswith("file:") or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(project_path(database))).render_as_string(hide_password=False)
+
+
 class Settings(BaseSettings):
+    """Settings of the handoff service (API, console, CLI and migrations)."""
+
     model_config = SettingsConfigDict(
         env_prefix="HANDOFF_", extra="ignore", validate_by_name=True, validate_by_alias=True
     )
@@ -23,21 +50,41 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///var/handoff.db",
         validation_alias=AliasChoices("DATABASE_URL", "HANDOFF_DATABASE_URL"),
-        description="SQLAlchemy/libpq URL; postgresql:// URLs use the psycopg 3 driver.",
+        description="SQLAlchemy/libpq URL; postgresql:// URLs use the psycopg 3 driver. A "
+        "relative SQLite file is taken from the project root.",
     )
     auto_migrate: bool = Field(
         default=True, description="Run Alembic migrations to head at startup."
     )
-    timezone: str = Field(default="Europe/Madrid", description="Organisation time zone (IANA).")
-    routing_rules_path: Path = CONFIG_DIR / "routing_rules.yml"
-    service_levels_path: Path = CONFIG_DIR / "service_levels.yml"
-    triage_data_path: Path = PACKAGE_DIR / "triage" / "data" / "labelled_requests.csv"
-    triage_model_path: Path = Path("var/models/triage.joblib")
-    kb_drafts_dir: Path = Field(
+    timezone: str = Field(
+        default="Europe/Madrid",
+        validation_alias=AliasChoices("NIVEL0_TIMEZONE"),
+        description="Organisation time zone (IANA) in which business days and due dates are "
+        "counted and the console shows times; the bot reads the same variable.",
+    )
+    routing_rules_path: ProjectPath = Field(
+        default=CONFIG_DIR / "routing_rules.yml",
+        description="Ordered routing rules (first match wins) that pick a ticket's queue.",
+    )
+    service_levels_path: ProjectPath = Field(
+        default=CONFIG_DIR / "service_levels.yml",
+        description="Targets per request type (business days), priority caps and holiday calendar.",
+    )
+    triage_data_path: ProjectPath = Field(
+        default=PACKAGE_DIR / "triage" / "data" / "labelled_requests.csv",
+        description="Labelled requests the triage classifier is trained on.",
+    )
+    triage_model_path: ProjectPath = Field(
+        default=Path("var/models/triage.joblib"),
+        description="Trained triage classifier cache; retrained when the labelled data changes.",
+    )
+    kb_drafts_dir: ProjectPath = Field(
         default=Path("kb_articles"),
         description="KB root; drafts are written to <dir>/<language>/<topic>.md.",
     )
-    max_body_bytes: int = Field(default=1_000_000, description="Largest accepted request body.")
+    max_body_bytes: int = Field(
+        default=1_000_000, gt=0, description="Largest accepted request body (larger: 413)."
+    )
     console_secure_cookie: bool = Field(
         default=True,
         description="Mark the console's session cookie Secure (HTTPS only). Set false only for "
@@ -48,12 +95,52 @@ class Settings(BaseSettings):
     )
     help_center_url: str = Field(
         default="http://localhost:8080/help",
-        validation_alias=AliasChoices("NIVEL0_HELP_CENTER_URL", "HANDOFF_HELP_CENTER_URL"),
+        validation_alias=AliasChoices("NIVEL0_HELP_CENTER_URL"),
         description="Base of KB article links in the console: <url>/<language>/<topic>.",
     )
-    log_level: str = "INFO"
-    host: str = "127.0.0.1"
-    port: int = 8000
+    log_level: str = Field(default="INFO", description="Level of the JSON logs on stderr.")
+    host: str = Field(default="127.0.0.1", description="Address `cli serve` listens on.")
+    port: int = Field(default=8000, description="Port `cli serve` listens on.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource | Callable[[], dict[str, Any]], ...]:
+        """Fields with a validation alias are read from the environment under it only.
+
+        ``validate_by_name`` (so that code can pass ``Settings(timezone=...)``) would otherwise
+        make pydantic-settings read ``HANDOFF_TIMEZONE`` too: a second variable for one fact.
+        """
+        aliased = {name for name, field in cls.model_fields.items() if field.validation_alias}
+
+        def environment_by_alias() -> dict[str, Any]:
+            return {key: value for key, value in env_settings().items() if key not in aliased}
+
+        return (init_settings, environment_by_alias, dotenv_settings, file_secret_settings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _absolute_sqlite_file(cls, value: str) -> str:
+        return resolve_sqlite_path(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("help_center_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,4 +1,5 @@
-"""Alembic environment: the URL comes from the caller or from the service settings."""
+"""Alembic environment: the URL comes from the caller (``migrate.upgrade``) or, when plain
+``alembic`` is the entry point, from the service settings built here once."""
 
 from __future__ import annotations
 
@@ -10,20 +11,17 @@ from handoff_service.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
-
-
-def _url() -> str:
-    return config.attributes.get("url") or Settings().sqlalchemy_url
+URL: str = config.attributes.get("url") or Settings().sqlalchemy_url
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, render_as_batch=True)
+    context.configure(url=URL, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(_url())
+    engine = make_engine(URL)
     try:
         with engine.connect() as connection:
             context.configure(
