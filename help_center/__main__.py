@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import uvicorn
 
+from help_center.knowledge import HelpKnowledge
 from help_center.main import create_app
-from help_center.search import SearchService
-from help_center.settings import Settings
-from knowledge.settings import offline_env
+from help_center.settings import HelpCenterSettings
+from knowledge.settings import KnowledgeSettings
 
 
 def main() -> None:
-    offline_env()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = Settings.from_env()
-    search = SearchService()
-    # Load the embedding model while the server starts, so the first search does not wait.
-    threading.Thread(target=search.warm_up, name="kb-warm-up", daemon=True).start()
-    uvicorn.run(create_app(settings, search=search), host=settings.host, port=settings.port)
+    settings = HelpCenterSettings()
+    knowledge_settings = KnowledgeSettings()
+    try:
+        knowledge_settings.model_path  # noqa: B018 - a missing model stops the start-up here
+    except FileNotFoundError as exc:
+        raise SystemExit(f"help centre: {exc}") from None
+    knowledge = HelpKnowledge.from_settings(knowledge_settings)
+    try:
+        uvicorn.run(create_app(settings, knowledge), host=settings.host, port=settings.port)
+    finally:
+        knowledge.close()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Every customer-facing text of the website, help centre and chat widget, in ``en`` and ``es``.
 
 ``STRINGS[language][key]``; the widget receives the ``widget_*`` keys of both languages so that
-the customer can switch language without reloading the page.
+the customer can switch language without reloading the page. Category names are
+:data:`knowledge.articles.CATEGORY_LABELS`, the article format's own vocabulary.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "articles_count": "articles",
         "not_found_title": "Page not found",
         "not_found_text": "We couldn't find that page. It may have moved or never existed.",
+        "unavailable_title": "The help centre is not available right now",
+        "unavailable_text": "Please try again in a few minutes, or ask the assistant in the chat.",
         "widget_open": "Open chat with the Voltia assistant",
         "widget_close": "Close chat",
         "widget_title": "Voltia assistant",
@@ -125,6 +128,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "articles_count": "artículos",
         "not_found_title": "Página no encontrada",
         "not_found_text": "No encontramos esa página. Puede que se haya movido o que no exista.",
+        "unavailable_title": "El centro de ayuda no está disponible ahora",
+        "unavailable_text": (
+            "Inténtalo de nuevo en unos minutos o pregunta al asistente en el chat."
+        ),
         "widget_open": "Abrir el chat con el asistente de Voltia",
         "widget_close": "Cerrar el chat",
         "widget_title": "Asistente de Voltia",
@@ -144,38 +151,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "widget_restart": "Nueva conversación",
     },
 }
-
-CATEGORIES: dict[str, dict[str, str]] = {
-    "en": {
-        "orders": "Orders",
-        "shipping": "Shipping and delivery",
-        "returns": "Returns",
-        "refunds": "Refunds",
-        "warranty": "Warranty and repairs",
-        "payments": "Payments",
-        "invoices": "Invoices",
-        "account": "Your account",
-        "device-setup": "Device setup",
-        "troubleshooting": "Troubleshooting",
-        "privacy": "Privacy and data",
-    },
-    "es": {
-        "orders": "Pedidos",
-        "shipping": "Envíos y entregas",
-        "returns": "Devoluciones",
-        "refunds": "Reembolsos",
-        "warranty": "Garantía y reparaciones",
-        "payments": "Pagos",
-        "invoices": "Facturas",
-        "account": "Tu cuenta",
-        "device-setup": "Configurar dispositivos",
-        "troubleshooting": "Solución de problemas",
-        "privacy": "Privacidad y datos",
-    },
-}
-
-# The order in which categories are listed in the help centre.
-CATEGORY_ORDER: tuple[str, ...] = tuple(CATEGORIES["en"])
 
 
 def widget_strings() -> dict[str, dict[str, str]]:

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from help_center.catalog import Catalog
-from help_center.i18n import CATEGORIES, STRINGS, widget_strings
+from help_center.i18n import STRINGS, widget_strings
+from help_center.knowledge import (
+    HelpKnowledge,
+    KnowledgeUnavailable,
+    by_category,
+    published_article,
+)
 from help_center.rendering import markdown_to_html
-from help_center.search import SearchService, SearchUnavailable
-from help_center.settings import Settings
+from help_center.settings import HelpCenterSettings
+from knowledge.articles import CATEGORY_LABELS
 from knowledge.search import Band
 from knowledge.settings import LANGUAGES
 
 PACKAGE_DIR = Path(__file__).parent
+# How many articles a search shows at most.
+SEARCH_K = 5
 # Reasons (SearchOutcome.reason) for not searching at all, and the message shown for each.
 _UNSEARCHED = {
     "empty": "search_empty",
@@ -28,17 +43,21 @@ _UNSEARCHED = {
 }
 
 
-def create_app(
-    settings: Settings | None = None,
-    catalog: Catalog | None = None,
-    search: SearchService | None = None,
-) -> FastAPI:
-    """The app; ``catalog`` and ``search`` default to the knowledge base configured by env vars."""
-    settings = settings or Settings.from_env()
-    catalog = catalog if catalog is not None else Catalog.load(settings.kb_dir)
-    search = search or SearchService()
+def create_app(settings: HelpCenterSettings, knowledge: HelpKnowledge) -> FastAPI:
+    """The app over ``knowledge``, whose warm-up starts with the server."""
 
-    app = FastAPI(title="nivel0 help centre", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        knowledge.start_warm_up()
+        yield
+
+    app = FastAPI(
+        title="nivel0 help centre",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
 
@@ -51,7 +70,7 @@ def create_app(
             {
                 "lang": language,
                 "t": STRINGS[language],
-                "categories": CATEGORIES[language],
+                "categories": CATEGORY_LABELS[language],
                 "all_strings": STRINGS,
                 "widget_config": {
                     "rasaUrl": settings.rasa_public_url,
@@ -63,6 +82,10 @@ def create_app(
             status_code=status_code,
         )
 
+    def path_language(request: Request) -> str:
+        parts = request.url.path.strip("/").split("/")
+        return next((p for p in parts[:2] if p in LANGUAGES), "en")
+
     def check_language(language: str) -> None:
         if language not in LANGUAGES:
             raise HTTPException(404)
@@ -73,13 +96,20 @@ def create_app(
             return PlainTextResponse(
                 str(exc.detail), status_code=exc.status_code, headers=exc.headers
             )
-        parts = request.url.path.strip("/").split("/")
-        language = next((p for p in parts[:2] if p in LANGUAGES), "en")
-        return render(request, "not_found.html", language, status_code=404)
+        return render(request, "not_found.html", path_language(request), status_code=404)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        return {"status": "ok", "articles": len(catalog)}
+    @app.exception_handler(KnowledgeUnavailable)
+    async def unavailable(request: Request, exc: KnowledgeUnavailable) -> Response:
+        return render(request, "unavailable.html", path_language(request), status_code=503)
+
+    @app.get("/healthz", response_model=None)
+    def healthz() -> dict[str, Any] | JSONResponse:
+        """Ready once the knowledge base is loaded (a request during the warm-up waits)."""
+        try:
+            kb = knowledge.service()
+        except KnowledgeUnavailable:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return {"status": "ok", "articles": sum(a.is_published for a in kb.articles())}
 
     @app.get("/", response_class=HTMLResponse)
     def home_en(request: Request) -> HTMLResponse:
@@ -101,7 +131,7 @@ def create_app(
             request,
             "help_index.html",
             language,
-            groups=catalog.by_category(language),
+            groups=by_category(knowledge.service(), language),
             alternates={other: f"/help/{other}" for other in LANGUAGES if other != language},
         )
 
@@ -115,8 +145,8 @@ def create_app(
         if not q.strip():
             return render(request, "search.html", language, message="search_empty", **context)
         try:
-            outcome = search.search(q, language)
-        except SearchUnavailable:
+            outcome = knowledge.service().search(q, language, k=SEARCH_K)
+        except KnowledgeUnavailable:
             return render(
                 request,
                 "search.html",
@@ -140,15 +170,15 @@ def create_app(
     @app.get("/help/{language}/{topic}", response_class=HTMLResponse)
     def help_article(request: Request, language: str, topic: str) -> HTMLResponse:
         check_language(language)
-        article = catalog.get(language, topic)
+        kb = knowledge.service()
+        article = published_article(kb, language, topic)
         if article is None:
             raise HTTPException(404)
-        translation = catalog.translation(article)
-        alternates = (
-            {translation.language: f"/help/{translation.language}/{translation.topic}"}
-            if translation
-            else {}
-        )
+        alternates = {
+            other: f"/help/{other}/{translation.topic}"
+            for other in LANGUAGES
+            if other != language and (translation := kb.translation(article, other))
+        }
         return render(
             request,
             "article.html",

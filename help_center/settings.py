@@ -1,44 +1,41 @@
-"""Configuration of the help centre, read from environment variables (12-factor).
+"""Configuration of the help centre process: one pydantic-settings class.
+
+Build it once, in :mod:`help_center.__main__`, and pass it down; nothing else in the package
+reads the environment.
 
 - HELP_CENTER_HOST: interface to bind. Default ``127.0.0.1``.
-- HELP_CENTER_PORT: port. Default ``8080`` (article URLs default to
-  ``http://localhost:8080/help``, see NIVEL0_HELP_CENTER_URL in :mod:`knowledge.settings`).
+- HELP_CENTER_PORT: port. Default ``8080``.
 - RASA_PUBLIC_URL: Rasa server as the customer's browser reaches it; the widget posts to its
   REST channel ``/webhooks/rest/webhook``, so Rasa must allow this site's origin (``--cors``).
   Default ``http://localhost:5005``.
-- NIVEL0_KB_DIR and the other NIVEL0_* knowledge settings: see :mod:`knowledge.settings`.
+
+The knowledge base, its search and the help centre's public address (the base of article
+links, ``NIVEL0_HELP_CENTER_URL``, default ``http://localhost:8080/help``) are
+:class:`knowledge.settings.KnowledgeSettings`: the same variables the action server reads.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
-
-from knowledge.settings import DEFAULT_KB_DIR
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
-DEFAULT_RASA_PUBLIC_URL = "http://localhost:5005"
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str
-    port: int
-    rasa_public_url: str
-    kb_dir: Path
+class HelpCenterSettings(BaseSettings):
+    """Where the website listens and where its chat widget finds Rasa."""
 
+    model_config = SettingsConfigDict(
+        env_prefix="HELP_CENTER_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    host: str = Field(default="127.0.0.1", description="Interface to bind.")
+    port: int = Field(default=8080, gt=0, lt=65536, description="Port to bind.")
+    rasa_public_url: str = Field(
+        default="http://localhost:5005",
+        validation_alias="RASA_PUBLIC_URL",
+        description="Rasa as the customer's browser reaches it (the widget's REST channel).",
+    )
+
+    @field_validator("rasa_public_url")
     @classmethod
-    def from_env(cls) -> Settings:
-        port = os.environ.get("HELP_CENTER_PORT", str(DEFAULT_PORT))
-        try:
-            port_number = int(port)
-        except ValueError:
-            raise ValueError(f"HELP_CENTER_PORT must be a port number, got {port!r}") from None
-        return cls(
-            host=os.environ.get("HELP_CENTER_HOST", DEFAULT_HOST),
-            port=port_number,
-            rasa_public_url=os.environ.get("RASA_PUBLIC_URL", DEFAULT_RASA_PUBLIC_URL).rstrip("/"),
-            kb_dir=Path(os.environ.get("NIVEL0_KB_DIR", DEFAULT_KB_DIR)),
-        )
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")

@@ -21,6 +21,7 @@ from tests.handoff.conftest import handoff_payload
 from tests.support import HandoffServiceProcess, chromium_browser, require_chromium
 
 require_chromium()
+pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"

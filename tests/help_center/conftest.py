@@ -1,9 +1,9 @@
 """Fixtures for the help-centre tests: the app over the real knowledge base (kb_articles/) and
-over a small temporary KB with hostile content, both loaded by the real knowledge package."""
+over a small temporary KB with hostile content, both served by the real reloading knowledge base
+(real embedding model, real index)."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,15 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-
-from help_center.catalog import Catalog
+from help_center.knowledge import HelpKnowledge
 from help_center.main import create_app
-from help_center.search import SearchService
-from help_center.settings import Settings
-from knowledge.search import KnowledgeBase
+from help_center.settings import HelpCenterSettings
+from knowledge.settings import KnowledgeSettings
+from tests.support import fixture_article, write_kb
 
 ROOT = Path(__file__).resolve().parents[2]
 KB_DIR = ROOT / "kb_articles"
@@ -39,39 +35,26 @@ HOSTILE_BODY = textwrap.dedent(
     | Basic | 0 € |
     """
 )
+DEFAULT_HELP_CENTER_URL = KnowledgeSettings.model_fields["help_center_url"].default
+DEFAULT_SETTINGS = HelpCenterSettings(
+    host="127.0.0.1", port=8080, rasa_public_url="http://localhost:5005"
+)
+HOSTILE_SUMMARY = "Summary of password-reset <b>bold?</b>"
 
 
-def write_article(
-    kb_dir: Path,
-    topic: str,
-    language: str,
-    title: str,
-    *,
-    category: str = "account",
-    status: str = "published",
-    body: str = "Some text.\n\n## Details\n\nMore text.",
-    questions: tuple[str, ...] = ("question one", "question two", "question three"),
-) -> None:
-    folder = kb_dir / language
-    folder.mkdir(parents=True, exist_ok=True)
-    front = "\n".join(
-        [
-            "---",
-            f"id: {topic}-{language}",
-            f"topic: {topic}",
-            f"title: '{title}'",
-            f"language: {language}",
-            f"category: {category}",
-            "tags: [test]",
-            f"summary: 'Summary of {topic} <b>bold?</b>'",
-            "questions:",
-            *(f"  - {q}" for q in questions),
-            "updated: 2026-11-20",
-            f"status: {status}",
-            "---",
-        ]
+def real_knowledge_settings() -> KnowledgeSettings:
+    """kb_articles/ and the project's index, as `make run` serves them (default article URLs)."""
+    return KnowledgeSettings(kb_dir=KB_DIR, help_center_url=DEFAULT_HELP_CENTER_URL)
+
+
+def small_knowledge_settings(
+    kb_dir: Path, index_dir: Path, reload_seconds: float = 0
+) -> KnowledgeSettings:
+    """A temporary KB; queries through PyTorch, so the tests share one model instance instead
+    of exporting an ONNX query encoder into every temporary index directory."""
+    return KnowledgeSettings(
+        kb_dir=kb_dir, index_dir=index_dir, query_encoder="torch", kb_reload_seconds=reload_seconds
     )
-    (folder / f"{topic}.md").write_text(front + "\n\n" + body + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -80,37 +63,33 @@ def hostile_title() -> str:
 
 
 @pytest.fixture(scope="session")
-def search_service() -> SearchService:
-    """The real KnowledgeBase over kb_articles/ (loaded on first search, shared by the tests)."""
-
-    def real_kb() -> KnowledgeBase:
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("NIVEL0_KB_DIR", str(KB_DIR))
-            return KnowledgeBase.from_env()
-
-    return SearchService(real_kb)
-
-
-def real_settings(rasa_public_url: str = "http://localhost:5005") -> Settings:
-    return Settings(host="127.0.0.1", port=8080, rasa_public_url=rasa_public_url, kb_dir=KB_DIR)
+def real_knowledge() -> Iterator[HelpKnowledge]:
+    """The reloading knowledge base over kb_articles/ (loaded on first use, shared)."""
+    knowledge = HelpKnowledge.from_settings(real_knowledge_settings())
+    yield knowledge
+    knowledge.close()
 
 
 @pytest.fixture(scope="session")
-def real_client(search_service: SearchService) -> Iterator[TestClient]:
-    """The app as deployed: kb_articles/ and the real KnowledgeBase."""
-    app = create_app(real_settings(), Catalog.load(KB_DIR), search_service)
-    with TestClient(app) as client:
+def real_client(real_knowledge: HelpKnowledge) -> Iterator[TestClient]:
+    """The app as deployed: default settings, kb_articles/ and the real knowledge base."""
+    with TestClient(create_app(DEFAULT_SETTINGS, real_knowledge)) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 def small_kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    kb_dir = tmp_path_factory.mktemp("kb")
-    write_article(kb_dir, "password-reset", "en", HOSTILE_TITLE, body=HOSTILE_BODY)
-    write_article(kb_dir, "password-reset", "es", "Restablecer la contraseña")
-    write_article(kb_dir, "order-status", "en", "Where is my order?", category="orders")
-    write_article(kb_dir, "secret-plan", "en", "Draft article", status="draft")
-    return kb_dir
+    return write_kb(
+        tmp_path_factory.mktemp("kb"),
+        [
+            fixture_article(
+                "password-reset", "en", HOSTILE_TITLE, summary=HOSTILE_SUMMARY, body=HOSTILE_BODY
+            ),
+            fixture_article("password-reset", "es", "Restablecer la contraseña"),
+            fixture_article("order-status", "en", "Where is my order?", category="orders"),
+            fixture_article("secret-plan", "en", "Draft article", status="draft"),
+        ],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -118,20 +97,12 @@ def small_client(
     small_kb_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
     """The app over the small KB with hostile content (and a hostile Rasa URL setting)."""
-    settings = Settings(
-        host="127.0.0.1",
-        port=8080,
-        rasa_public_url='http://rasa.example</script><script>alert("cfg")</script>',
-        kb_dir=small_kb_dir,
+    settings = DEFAULT_SETTINGS.model_copy(
+        update={"rasa_public_url": 'http://rasa.example</script><script>alert("cfg")</script>'}
     )
-    index_dir = tmp_path_factory.mktemp("index")
-
-    def small_kb() -> KnowledgeBase:
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("NIVEL0_KB_DIR", str(small_kb_dir))
-            env.setenv("NIVEL0_INDEX_DIR", str(index_dir))
-            return KnowledgeBase.from_env()
-
-    app = create_app(settings, Catalog.load(small_kb_dir), SearchService(small_kb))
-    with TestClient(app) as client:
+    knowledge = HelpKnowledge.from_settings(
+        small_knowledge_settings(small_kb_dir, tmp_path_factory.mktemp("index"))
+    )
+    with TestClient(create_app(settings, knowledge)) as client:
         yield client
+    knowledge.close()

@@ -20,15 +20,16 @@ import httpx
 import pytest
 import uvicorn
 
-from help_center.catalog import Catalog
 from help_center.i18n import STRINGS
+from help_center.knowledge import HelpKnowledge
 from help_center.main import create_app
-from help_center.search import SearchService
-from help_center.settings import Settings
+from knowledge.articles import load_articles
 from tests.bot.servers import ChatServers, latest_model
+from tests.help_center.conftest import DEFAULT_SETTINGS
 from tests.support import chromium_browser, free_port, require_chromium, wait_until
 
 require_chromium()
+pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 KB_DIR = ROOT / "kb_articles"
@@ -39,10 +40,12 @@ EN, ES = STRINGS["en"], STRINGS["es"]
 class LiveServer:
     """The help-centre app served by uvicorn in a background thread."""
 
-    def __init__(self, rasa_public_url: str, search: SearchService, port: int | None = None):
+    def __init__(self, rasa_public_url: str, knowledge: HelpKnowledge, port: int | None = None):
         self.port = port or free_port()
-        settings = Settings("127.0.0.1", self.port, rasa_public_url, KB_DIR)
-        app = create_app(settings, Catalog.load(KB_DIR), search)
+        settings = DEFAULT_SETTINGS.model_copy(
+            update={"port": self.port, "rasa_public_url": rasa_public_url}
+        )
+        app = create_app(settings, knowledge)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -73,9 +76,9 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def site(search_service: SearchService) -> Iterator[LiveServer]:
+def site(real_knowledge: HelpKnowledge) -> Iterator[LiveServer]:
     """The site with the widget pointed at a port where no Rasa server listens."""
-    with LiveServer(f"http://127.0.0.1:{free_port()}", search_service) as server:
+    with LiveServer(f"http://127.0.0.1:{free_port()}", real_knowledge) as server:
         yield server
 
 
@@ -280,7 +283,7 @@ class CorsChatServers(ChatServers):
 
 
 @pytest.mark.e2e
-def test_conversation_with_the_real_bot(browser, search_service, tmp_path_factory):
+def test_conversation_with_the_real_bot(browser, real_knowledge, tmp_path_factory):
     model = latest_model()
     if model is None:
         pytest.skip("no trained Rasa model in bot/models")
@@ -290,7 +293,7 @@ def test_conversation_with_the_real_bot(browser, search_service, tmp_path_factor
         model=model,
         env={"NIVEL0_HELP_CENTER_URL": f"http://127.0.0.1:{web_port}/help"},
     )
-    with servers, LiveServer(servers.rasa_url, search_service, web_port) as site:
+    with servers, LiveServer(servers.rasa_url, real_knowledge, web_port) as site:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         page.set_default_timeout(60_000)
@@ -364,7 +367,8 @@ def test_python_m_help_center_serves_on_the_configured_port():
 
     try:
         response = wait_until(health, "the help centre to answer /healthz", 60, interval=0.3)
-        assert response.json() == {"status": "ok", "articles": len(Catalog.load(KB_DIR))}
+        published = sum(a.is_published for a in load_articles(KB_DIR).articles)
+        assert response.json() == {"status": "ok", "articles": published}
     finally:
         process.terminate()
         process.wait(timeout=20)

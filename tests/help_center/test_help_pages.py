@@ -5,21 +5,30 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
 from pathlib import Path
-from typing import get_args
 from urllib.parse import urlparse
 
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from pydantic import ValidationError
 
-from help_center.catalog import Catalog
-from help_center.i18n import CATEGORIES, STRINGS
-from help_center.settings import Settings
-from knowledge.articles import Category
+from help_center.i18n import STRINGS
+from help_center.knowledge import HelpKnowledge
+from help_center.main import create_app
+from help_center.settings import HelpCenterSettings
+from knowledge.articles import CATEGORY_LABELS, Article, Category, load_articles
+from knowledge.reload import ReloadingKnowledgeBase
+from tests.help_center.conftest import DEFAULT_SETTINGS, KB_DIR, small_knowledge_settings
+from tests.support import fixture_article, wait_until, write_kb
 
 LANGS = ("en", "es")
-KB_DIR = Path(__file__).resolve().parents[2] / "kb_articles"
+
+
+def published(language: str) -> list[Article]:
+    """The published articles of kb_articles/ in ``language``, read with the parser."""
+    return [a for a in load_articles(KB_DIR).articles if a.is_published and a.language == language]
 
 
 def main_text(page: str) -> str:
@@ -78,7 +87,7 @@ def test_healthz(real_client: TestClient):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["articles"] == len(Catalog.load(KB_DIR))
+    assert body["articles"] == sum(len(published(lang)) for lang in LANGS)
 
 
 # ---- help centre: listing and articles ------------------------------------------------------
@@ -86,17 +95,17 @@ def test_healthz(real_client: TestClient):
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_listing_shows_every_published_article_by_category(real_client: TestClient, lang: str):
-    catalog = Catalog.load(KB_DIR)
+    articles = published(lang)
+    assert articles, "the real KB has published articles"
     page = real_client.get(f"/help/{lang}").text
-    groups = catalog.by_category(lang)
-    assert groups, "the real KB has published articles"
-    for group in groups:
-        assert f">{CATEGORIES[lang][group.category]}</h2>" in page
-        for article in group.articles:
-            assert f'href="/help/{lang}/{article.topic}"' in page
-            assert escape(article.title) in page
-    # Categories appear in the configured order.
-    positions = [page.index(f'id="cat-{g.category}"') for g in groups]
+    for article in articles:
+        assert f'href="/help/{lang}/{article.topic}"' in page
+        assert escape(article.title) in page
+    # Every category with articles, under its label, in the vocabulary's order.
+    categories = [c for c in Category if any(a.category == c for a in articles)]
+    for category in categories:
+        assert f'<h2 id="cat-{category}">{CATEGORY_LABELS[lang][category]}</h2>' in page
+    positions = [page.index(f'id="cat-{c}"') for c in categories]
     assert positions == sorted(positions)
 
 
@@ -106,23 +115,21 @@ def test_listing_hides_drafts(small_client: TestClient):
     assert "secret-plan" not in page and "Draft article" not in page
 
 
-def test_every_article_url_is_served(real_client: TestClient, monkeypatch: pytest.MonkeyPatch):
-    """Article.url (what the bot links to) is a page of this app under the default base."""
-    monkeypatch.delenv("NIVEL0_HELP_CENTER_URL", raising=False)
-    catalog = Catalog.load(KB_DIR)
+def test_every_article_url_is_served(real_client: TestClient, real_knowledge: HelpKnowledge):
+    """The knowledge service's URL of each article (what the bot links to) is a page of this
+    app at its default address."""
+    kb = real_knowledge.service()
     for lang in LANGS:
-        for group in catalog.by_category(lang):
-            for article in group.articles:
-                url = urlparse(article.url)
-                assert (url.scheme, url.netloc) == ("http", "localhost:8080")
-                response = real_client.get(url.path)
-                assert response.status_code == 200, article.url
-                assert f"<h1>{escape(article.title)}</h1>" in response.text
+        for article in published(lang):
+            url = urlparse(kb.url(article))
+            assert (url.scheme, url.netloc) == ("http", f"localhost:{DEFAULT_SETTINGS.port}")
+            response = real_client.get(url.path)
+            assert response.status_code == 200, url
+            assert f"<h1>{escape(article.title)}</h1>" in response.text
 
 
 def test_article_page_renders_markdown(real_client: TestClient):
-    article = Catalog.load(KB_DIR).get("en", "order-status")
-    assert article is not None
+    article = next(a for a in published("en") if a.topic == "order-status")
     page = real_client.get("/help/en/order-status").text
     assert '<html lang="en">' in page
     assert "<h2>" in page and "<li>" in page  # "## Heading" and lists became HTML
@@ -239,18 +246,100 @@ def test_search_unknown_language_is_404(real_client: TestClient):
     assert real_client.get("/help/de/search", params={"q": "hallo"}).status_code == 404
 
 
-def test_search_unavailable_when_the_knowledge_base_cannot_load(tmp_path):
-    from help_center.main import create_app
-    from help_center.search import SearchService
+def test_pages_are_unavailable_while_the_knowledge_base_cannot_load():
+    """A failed load: 503 pages in the customer's language, and every request tries again."""
+    calls = []
 
-    def broken():
+    def broken() -> ReloadingKnowledgeBase:
+        calls.append(1)
         raise OSError("model directory missing")
 
-    settings = Settings("127.0.0.1", 8080, "http://localhost:5005", tmp_path)
-    client = TestClient(create_app(settings, Catalog([]), SearchService(broken)))
-    response = client.get("/help/en/search", params={"q": "where is my order"})
-    assert response.status_code == 503
-    assert STRINGS["en"]["search_unavailable"] in response.text
+    with TestClient(create_app(DEFAULT_SETTINGS, HelpKnowledge(broken))) as client:
+        response = client.get("/help/en/search", params={"q": "where is my order"})
+        assert response.status_code == 503
+        assert STRINGS["en"]["search_unavailable"] in response.text
+        response = client.get("/help/es")
+        assert response.status_code == 503
+        assert '<html lang="es">' in response.text
+        assert STRINGS["es"]["unavailable_title"] in response.text
+        assert client.get("/help/en/order-status").status_code == 503
+        assert client.get("/healthz").json() == {"status": "unavailable"}
+        assert client.get("/").status_code == 200  # the shop page needs no knowledge base
+    assert len(calls) >= 5  # the warm-up, then each request above that needs the KB
+
+
+def test_the_knowledge_base_loads_when_the_server_starts():
+    """The warm-up thread starts with the app: the first customer does not pay for the load."""
+    started = threading.Event()
+
+    def load() -> ReloadingKnowledgeBase:
+        started.set()
+        raise OSError("not needed for this test")
+
+    with TestClient(create_app(DEFAULT_SETTINGS, HelpKnowledge(load))):
+        assert started.wait(timeout=30)
+
+
+# ---- help centre: follows article edits ------------------------------------------------------
+
+
+def test_pages_and_search_follow_article_edits(tmp_path: Path):
+    """Edit, add and unpublish article files while the app runs: pages and search show the
+    change without a restart, as the bot does (one reloading knowledge base)."""
+    kb_dir = write_kb(
+        tmp_path / "kb",
+        [
+            fixture_article("order-status", "en", "Where is my order?", category="orders"),
+            fixture_article("password-reset", "en", "Reset your password"),
+        ],
+    )
+    knowledge = HelpKnowledge.from_settings(
+        small_knowledge_settings(kb_dir, tmp_path / "index", reload_seconds=0.1)
+    )
+    with TestClient(create_app(DEFAULT_SETTINGS, knowledge)) as client:
+        assert "Where is my order?" in client.get("/help/en/order-status").text
+        assert client.get("/help/en/gift-cards").status_code == 404
+
+        write_kb(
+            kb_dir,
+            [
+                fixture_article(
+                    "order-status",
+                    "en",
+                    "Track your order",
+                    category="orders",
+                    body="Open **My orders** and follow the tracking link.",
+                ),
+                fixture_article(
+                    "gift-cards",
+                    "en",
+                    "Gift cards",
+                    category="payments",
+                    questions=(
+                        "how do I redeem a gift card",
+                        "can I pay with a voucher",
+                        "my gift card code does not work",
+                    ),
+                ),
+                fixture_article("password-reset", "en", "Reset your password", status="draft"),
+            ],
+        )
+
+        def edited_page() -> str | None:
+            page = client.get("/help/en/order-status").text
+            return page if "Track your order" in page else None
+
+        page = wait_until(edited_page, "the edited article on its page", timeout=60)
+        assert "<strong>My orders</strong>" in page
+        assert client.get("/help/en/gift-cards").status_code == 200
+        assert client.get("/help/en/password-reset").status_code == 404
+        listing = client.get("/help/en").text
+        assert f'<h2 id="cat-payments">{CATEGORY_LABELS["en"][Category.PAYMENTS]}</h2>' in listing
+        assert "Reset your password" not in listing
+        search = client.get("/help/en/search", params={"q": "how do I redeem a gift card"}).text
+        assert 'href="/help/en/gift-cards"' in search
+        assert client.get("/healthz").json() == {"status": "ok", "articles": 2}
+    knowledge.close()
 
 
 # ---- strings and settings ---------------------------------------------------------------------
@@ -260,22 +349,27 @@ def test_every_string_exists_in_both_languages():
     assert set(STRINGS["en"]) == set(STRINGS["es"])
     assert all(value.strip() for lang in LANGS for value in STRINGS[lang].values())
     for lang in LANGS:
-        assert set(CATEGORIES[lang]) == set(get_args(Category))
+        assert set(CATEGORY_LABELS[lang]) == set(Category)
 
 
 def test_settings_defaults_and_env(monkeypatch: pytest.MonkeyPatch):
-    for name in ("HELP_CENTER_PORT", "HELP_CENTER_HOST", "RASA_PUBLIC_URL", "NIVEL0_KB_DIR"):
+    for name in ("HELP_CENTER_PORT", "HELP_CENTER_HOST", "RASA_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings.from_env()
-    assert (settings.port, settings.rasa_public_url, str(settings.kb_dir)) == (
+    settings = HelpCenterSettings()
+    assert (settings.host, settings.port, settings.rasa_public_url) == (
+        "127.0.0.1",
         8080,
         "http://localhost:5005",
-        "kb_articles",
     )
+    monkeypatch.setenv("HELP_CENTER_HOST", "0.0.0.0")
     monkeypatch.setenv("HELP_CENTER_PORT", "9090")
     monkeypatch.setenv("RASA_PUBLIC_URL", "https://chat.voltia.example/")
-    settings = Settings.from_env()
-    assert (settings.port, settings.rasa_public_url) == (9090, "https://chat.voltia.example")
+    settings = HelpCenterSettings()
+    assert (settings.host, settings.port, settings.rasa_public_url) == (
+        "0.0.0.0",
+        9090,
+        "https://chat.voltia.example",
+    )
     monkeypatch.setenv("HELP_CENTER_PORT", "eighty")
-    with pytest.raises(ValueError, match="HELP_CENTER_PORT"):
-        Settings.from_env()
+    with pytest.raises(ValidationError, match="port"):
+        HelpCenterSettings()
