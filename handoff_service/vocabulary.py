@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from knowledge.articles import Category as ArticleCategory
+
 
 class Status(StrEnum):
     NEW = "new"
@@ -21,19 +23,14 @@ class Priority(StrEnum):
     URGENT = "urgent"
 
 
-class Category(StrEnum):
-    ORDERS = "orders"
-    SHIPPING = "shipping"
-    RETURNS = "returns"
-    REFUNDS = "refunds"
-    WARRANTY = "warranty"
-    PAYMENTS = "payments"
-    INVOICES = "invoices"
-    ACCOUNT = "account"
-    DEVICE_SETUP = "device-setup"
-    TROUBLESHOOTING = "troubleshooting"
-    PRIVACY = "privacy"
-    OTHER = "other"
+#: A ticket's category: the KB's categories (``knowledge.articles.Category``, their one owner)
+#: plus ``other`` for requests no article category fits. Same names and values, so tickets,
+#: routing rules and the triage data use the KB's words; only ``OTHER`` is the service's own.
+Category = StrEnum(  # type: ignore[misc]
+    "Category",
+    [(member.name, member.value) for member in ArticleCategory] + [("OTHER", "other")],
+    module=__name__,
+)
 
 
 class RequestType(StrEnum):
