@@ -14,14 +14,10 @@ HANDOFF_AGENT_TOKEN); flags override.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
-import io
 import json
 import logging
-import os
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -87,7 +83,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         )
         for lang, t in DEFAULT_SIMILARITY.items()
     }
-    report = lint_kb(kb_dir, model, index_dir, similarity)
+    report = lint_kb(kb_dir, model, index_dir, similarity, settings.help_center_url)
     if args.format == "json":
         print(
             json.dumps(
@@ -183,46 +179,44 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from knowledge.embedding import load_model
-    from knowledge.gaps import (
-        cluster_gaps,
-        fetch_ticket_gaps,
-        merge_ticket_gaps,
-        read_gaps,
-        ticket_client,
-    )
+    import httpx
+
+    from knowledge.gap_report import FORMATS
+    from knowledge.gaps import GapsSource, check_against_kb, cluster_gaps, fetch_gaps
 
     if args.days < 0:
         raise UsageError("--days must be >= 0")
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=args.days) if args.days else None
-    db = Path(args.db) if args.db else None
-    gaps = read_gaps(db, since)
-    url, token = os.environ.get("HANDOFF_SERVICE_URL"), os.environ.get("HANDOFF_AGENT_TOKEN")
-    if args.tickets and not (url and token):
-        raise UsageError("--tickets needs HANDOFF_SERVICE_URL and HANDOFF_AGENT_TOKEN")
-    if args.tickets is not False and url and token:
-        import httpx
+    flags = {"handoff_service_url": args.service_url, "handoff_agent_token": args.token}
+    source = GapsSource(**{name: value for name, value in flags.items() if value})
+    if source.handoff_agent_token is None:
+        raise UsageError(
+            "needs an agent token of the handoff service: --token or HANDOFF_AGENT_TOKEN"
+        )
+    url = source.handoff_service_url
+    try:
+        gaps = fetch_gaps(
+            url,
+            source.handoff_agent_token.get_secret_value(),
+            since,
+            args.language,
+            tickets=args.tickets,
+        )
+    except httpx.HTTPError as exc:
+        print(f"kb gaps: cannot read the handoff service at {url}: {exc}", file=sys.stderr)
+        return PROBLEMS
+    clusters = []
+    if gaps:
+        settings = _settings(args)
+        clusters = cluster_gaps(gaps, _model(settings), args.distance)
+        clusters = [c for c in clusters if c.count >= args.min_count][: args.top or None]
+        if args.check_kb and clusters:
+            from knowledge.search import KnowledgeBase
 
-        try:
-            with ticket_client(url, token) as client:
-                gaps = merge_ticket_gaps(gaps, fetch_ticket_gaps(client, since))
-        except httpx.HTTPError as exc:
-            print(f"kb gaps: cannot read tickets from {url}: {exc}", file=sys.stderr)
-            return PROBLEMS
-    if args.language:
-        gaps = [g for g in gaps if g.language == args.language]
-    if not gaps:
-        print("no unanswered questions recorded in that period", file=sys.stderr)
-        clusters = []
+            check_against_kb(clusters, KnowledgeBase.from_settings(settings))
     else:
-        clusters = cluster_gaps(gaps, load_model(Settings.from_env().model_path), args.distance)
-    clusters = [c for c in clusters if c.count >= args.min_count][: args.top or None]
-    if args.check_kb and clusters:
-        from knowledge.gaps import check_against_kb
-        from knowledge.search import KnowledgeBase
-
-        check_against_kb(clusters, KnowledgeBase.from_env())
-    text = {"table": _gaps_table, "csv": _gaps_csv, "json": _gaps_json}[args.format](clusters)
+        print("no unanswered questions recorded in that period", file=sys.stderr)
+    text = FORMATS[args.format](clusters)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text, encoding="utf-8")
@@ -230,64 +224,6 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return OK
-
-
-def _gaps_table(clusters) -> str:
-    if not clusters:
-        return ""
-    lines = [f"{'#':>3} {'count':>5} {'convs':>5} lang  topic (most central question) / words"]
-    for n, c in enumerate(clusters, 1):
-        reasons = ", ".join(f"{k} {v}" for k, v in c.reasons.items())
-        lines.append(f"{n:>3} {c.count:>5} {c.conversations:>5} {c.language:<4}  {c.label}")
-        lines.append(f"{'':>21}words: {', '.join(c.terms)}; {reasons}")
-        if c.kb_band:
-            lines.append(f"{'':>21}KB now: {c.kb_band} {c.kb_article or ''}".rstrip())
-        lines += [
-            f"{'':>21}e.g. " + textwrap.shorten(example, 100, placeholder="…")
-            for example in c.examples
-        ]
-    return "\n".join(lines) + "\n"
-
-
-CSV_FIELDS = (
-    "rank",
-    "count",
-    "conversations",
-    "language",
-    "label",
-    "terms",
-    "reasons",
-    "examples",
-    "kb_band",
-    "kb_article",
-)
-
-
-def _gaps_csv(clusters) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for n, c in enumerate(clusters, 1):
-        writer.writerow(
-            {
-                "rank": n,
-                "count": c.count,
-                "conversations": c.conversations,
-                "language": c.language,
-                "label": c.label,
-                "terms": " ".join(c.terms),
-                "reasons": " ".join(f"{k}={v}" for k, v in c.reasons.items()),
-                "examples": " | ".join(c.examples),
-                "kb_band": c.kb_band or "",
-                "kb_article": c.kb_article or "",
-            }
-        )
-    return out.getvalue()
-
-
-def _gaps_json(clusters) -> str:
-    rows = [{"rank": n, **c.as_dict()} for n, c in enumerate(clusters, 1)]
-    return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
 
 
 # --- shared ----------------------------------------------------------------------------------
@@ -398,7 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     gaps = command(
         "gaps", cmd_gaps, "group the questions the bot could not answer into topics to write"
     )
-    gaps.add_argument("--db", help="gaps database (default: NIVEL0_GAPS_DB or var/gaps.db)")
+    gaps.add_argument(
+        "--service-url",
+        help="handoff service holding the records (default: HANDOFF_SERVICE_URL or "
+        "http://127.0.0.1:8000)",
+    )
+    gaps.add_argument(
+        "--token", help="agent or admin token of the handoff service (default: HANDOFF_AGENT_TOKEN)"
+    )
     gaps.add_argument(
         "--days", type=int, default=7, help="look back this many days (0 = all; default 7)"
     )
@@ -406,9 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     gaps.add_argument(
         "--tickets",
         action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also read handoff tickets (default: when HANDOFF_SERVICE_URL and "
-        "HANDOFF_AGENT_TOKEN are set)",
+        default=True,
+        help="also count handoff tickets whose conversation was not recorded (default: yes)",
     )
     gaps.add_argument(
         "--distance",

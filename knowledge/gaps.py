@@ -1,38 +1,31 @@
-"""Knowledge gaps: the questions the bot could not answer, recorded and grouped into topics.
+"""Knowledge gaps: the questions the bot could not answer, grouped into topics.
 
-The action server calls :func:`record_unanswered` for every turn that ended in the FALLBACK
-band, got negative feedback, or was handed over to a person. ``kb gaps`` reads them back
-(optionally together with the handoff service's tickets), embeds them with the search model and
-clusters them per language (the embedding model is English-centric, so a Spanish and an English
-question about one theme do not reliably land together; editors write both versions anyway).
-Each cluster is named by its most central question and its most distinctive words, and the
-clusters are sorted by volume: the list of articles to write next.
-
-Storage: SQLite at ``NIVEL0_GAPS_DB`` (default ``var/gaps.db``), WAL mode, one short
-connection per call, so threads and processes can record concurrently.
+Every action-server replica reports the turns that ended in the FALLBACK band, got negative
+feedback or were handed over to a person to the handoff service (``POST /v1/unanswered``,
+stored in its database). ``kb gaps`` fetches them from there (:func:`fetch_gaps`, optionally
+together with the service's tickets), embeds them with the search model and clusters them per
+language (the embedding model is English-centric, so a Spanish and an English question about
+one theme do not reliably land together; editors write both versions anyway). Each cluster is
+named by its most central question and its most distinctive words, and the clusters are sorted
+by volume: the list of articles to write next. Formatting the report: :mod:`knowledge.gap_report`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
 import re
-import sqlite3
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
+import httpx
 import numpy as np
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.settings import LANGUAGES
 
-logger = logging.getLogger(__name__)
-
-GAPS_DB_ENV = "NIVEL0_GAPS_DB"
-DEFAULT_GAPS_DB = "var/gaps.db"
-REASONS = ("fallback", "negative_feedback", "handoff")
-MAX_TEXT_CHARS = 1000
+MAX_TICKET_TEXT_CHARS = 1000
+PAGE_SIZE = 1000  # the service's maximum ``limit`` for GET /v1/unanswered
 # Questions are compared like search does: (1 - w) * embedding cosine + w * character n-gram
 # TF-IDF cosine. The English model alone puts unrelated Spanish questions too close together;
 # the lexical part separates them. Average linkage merges groups closer than DEFAULT_DISTANCE
@@ -43,68 +36,18 @@ LEXICAL_WEIGHT = 0.7
 DEFAULT_DISTANCE = 0.75
 MAX_ITEMS_PER_LANGUAGE = 5000  # agglomerative clustering is O(n^2) in memory
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS unanswered (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at TEXT NOT NULL,
-    text TEXT NOT NULL,
-    language TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    conversation_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS unanswered_created_at ON unanswered (created_at);
-"""
 
+class GapsSource(BaseSettings):
+    """Where ``kb gaps`` reads the unanswered questions: the handoff service's agent API."""
 
-def gaps_db_path() -> Path:
-    return Path(os.environ.get(GAPS_DB_ENV, DEFAULT_GAPS_DB))
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
 
-
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=10)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.executescript(_SCHEMA)
-    return connection
-
-
-def record_unanswered(
-    text: str,
-    language: str,
-    reason: str,
-    conversation_id: str,
-    db_path: Path | None = None,
-    now: dt.datetime | None = None,
-) -> bool:
-    """Store one unanswered customer question; False (logged) if the database failed.
-
-    A storage failure must not break the conversation, hence no exception for it; invalid
-    arguments are a programming error and raise ValueError.
-    """
-    text = " ".join((text or "").split())[:MAX_TEXT_CHARS]
-    if not text:
-        raise ValueError("text is empty")
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
-    if reason not in REASONS:
-        raise ValueError(f"reason must be one of {REASONS}, got {reason!r}")
-    created = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-    path = db_path or gaps_db_path()
-    try:
-        connection = _connect(path)
-        try:
-            with connection:
-                connection.execute(
-                    "INSERT INTO unanswered (created_at, text, language, reason, conversation_id)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (created, text, language, reason, conversation_id),
-                )
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        logger.exception("could not record unanswered question in %s", path)
-        return False
-    return True
+    handoff_service_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL of the handoff service."
+    )
+    handoff_agent_token: SecretStr | None = Field(
+        default=None, description="An agent or admin token of the handoff service."
+    )
 
 
 @dataclass(frozen=True)
@@ -114,30 +57,11 @@ class Gap:
     reason: str
     conversation_id: str
     created_at: str
-    source: str = "bot"  # "bot" (gaps DB) or "ticket" (handoff service)
+    source: str = "bot"  # "bot" (recorded unanswered question) or "ticket" (handoff ticket)
 
 
-def read_gaps(db_path: Path | None = None, since: dt.datetime | None = None) -> list[Gap]:
-    """Recorded questions, oldest first; ``[]`` if nothing was ever recorded."""
-    path = db_path or gaps_db_path()
-    if not path.exists():
-        return []
-    connection = _connect(path)
-    try:
-        rows = connection.execute(
-            "SELECT text, language, reason, conversation_id, created_at FROM unanswered"
-            " WHERE created_at >= ? ORDER BY created_at, id",
-            ((since or dt.datetime.min.replace(tzinfo=dt.UTC)).isoformat(timespec="seconds"),),
-        ).fetchall()
-    finally:
-        connection.close()
-    return [Gap(*row) for row in rows]
-
-
-def ticket_client(base_url: str, token: str, timeout: float = 10.0):
+def service_client(base_url: str, token: str, timeout: float = 30.0) -> httpx.Client:
     """An HTTP client for the handoff service's agent API (needs an agent or admin token)."""
-    import httpx
-
     return httpx.Client(
         base_url=base_url.rstrip("/"),
         headers={"Authorization": f"Bearer {token}"},
@@ -145,10 +69,70 @@ def ticket_client(base_url: str, token: str, timeout: float = 10.0):
     )
 
 
-def fetch_ticket_gaps(client, since: dt.datetime | None = None) -> list[Gap]:
+def fetch_gaps(
+    service_url: str,
+    token: str,
+    since: dt.datetime | None = None,
+    language: str | None = None,
+    tickets: bool = False,
+) -> list[Gap]:
+    """The unanswered questions every bot replica recorded, oldest first, and with ``tickets``
+    the handoff tickets whose conversation was not recorded as a handoff.
+
+    Raises ``httpx.HTTPError`` when the service cannot be read (unreachable, bad token).
+    """
+    with service_client(service_url, token) as client:
+        gaps = fetch_unanswered(client, since, language)
+        if tickets:
+            found = fetch_ticket_gaps(client, since)
+            gaps = merge_ticket_gaps(
+                gaps, [t for t in found if language is None or t.language == language]
+            )
+    return gaps
+
+
+def fetch_unanswered(
+    client: httpx.Client,
+    since: dt.datetime | None = None,
+    language: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> list[Gap]:
+    """``GET /v1/unanswered`` page by page; oldest first.
+
+    The service lists newest first, so a record arriving during the walk shifts the pages:
+    rows are kept by id, which drops the repeat and never skips one.
+    """
+    params: dict[str, str | int] = {"limit": page_size}
+    if since is not None:
+        params["since"] = since.isoformat()
+    if language is not None:
+        params["language"] = language
+    rows: dict[int, Gap] = {}
+    offset = 0
+    while True:
+        response = client.get("/v1/unanswered", params={**params, "offset": offset})
+        response.raise_for_status()
+        page = response.json()
+        for item in page:
+            rows.setdefault(
+                item["id"],
+                Gap(
+                    text=item["text"],
+                    language=item["language"],
+                    reason=item["reason"],
+                    conversation_id=item["conversation_id"],
+                    created_at=item["occurred_at"],
+                ),
+            )
+        if len(page) < page_size:
+            return list(reversed(rows.values()))
+        offset += len(page)
+
+
+def fetch_ticket_gaps(client: httpx.Client, since: dt.datetime | None = None) -> list[Gap]:
     """Handoff tickets as gaps: of each, the first customer message of at least three words.
 
-    ``client`` is an ``httpx.Client`` on the handoff service (:func:`ticket_client`); uses
+    ``client`` is an ``httpx.Client`` on the handoff service (:func:`service_client`); uses
     ``GET /v1/tickets`` (paged) and ``GET /v1/tickets/{number}``.
     """
     gaps: list[Gap] = []
@@ -179,7 +163,7 @@ def _ticket_gap(ticket: dict) -> Gap | None:
     if not question.strip():
         return None
     return Gap(
-        text=" ".join(question.split())[:MAX_TEXT_CHARS],
+        text=" ".join(question.split())[:MAX_TICKET_TEXT_CHARS],
         language=ticket["language"],
         reason="handoff",
         conversation_id=ticket["conversation_id"],

@@ -5,18 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import create_engine, delete
 
 from knowledge.articles import parse_article
 from knowledge.cli import main
-from knowledge.gaps import record_unanswered
 from knowledge.settings import default_model_path
 from tests.knowledge.conftest import FIXTURE_ARTICLES, write_article
 from tests.knowledge.test_gaps import THEMES
+from tests.support.handoff_service import HandoffServiceProcess
 
 COMMANDS = ["new", "lint", "reindex", "search", "gaps"]
 
@@ -36,7 +40,6 @@ def env(kb_dir: Path, tmp_path: Path, model, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("NIVEL0_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("NIVEL0_EMBEDDING_MODEL", str(default_model_path()))
     monkeypatch.setenv("NIVEL0_CALIBRATION", str(calibration))
-    monkeypatch.setenv("NIVEL0_GAPS_DB", str(tmp_path / "gaps.db"))
     monkeypatch.delenv("HANDOFF_SERVICE_URL", raising=False)
     monkeypatch.delenv("HANDOFF_AGENT_TOKEN", raising=False)
     return kb_dir
@@ -252,31 +255,74 @@ def test_search_both_languages_and_unsearchable_input(
     assert code == 2 and "-k" in err
 
 
-# --- kb gaps -------------------------------------------------------------------------------
+# --- kb gaps: records from a real handoff service (subprocess, as in production) ---------------
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandoffServiceProcess]:
+    with HandoffServiceProcess(tmp_path_factory.mktemp("handoff")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def replicas(service: HandoffServiceProcess) -> list[str]:
+    """Service tokens of two action-server replicas."""
+    return [service.bot_token, service.cli("create-token", "rasa-bot-2", "--role", "service")]
 
 
 @pytest.fixture
-def gaps_env(env: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "gaps.db"
+def gaps_env(
+    env: Path, service: HandoffServiceProcess, monkeypatch: pytest.MonkeyPatch
+) -> HandoffServiceProcess:
+    """The service without records or tickets; ``kb gaps`` pointed at it by the environment."""
+    from handoff_service.models import Ticket, TicketEvent, UnansweredQuestion
+
+    engine = create_engine(service.database_url)
+    with engine.begin() as connection:
+        for model in (UnansweredQuestion, TicketEvent, Ticket):
+            connection.execute(delete(model))
+    engine.dispose()
+    monkeypatch.setenv("HANDOFF_SERVICE_URL", service.url)
+    monkeypatch.setenv("HANDOFF_AGENT_TOKEN", service.admin_token)
+    return service
+
+
+def report(service: HandoffServiceProcess, token: str, text: str, language: str, **extra) -> None:
+    """What an action server sends for an unanswered turn."""
+    body = {"language": language, "text": text, "reason": "fallback", **extra}
+    body.setdefault("conversation_id", f"conv-{secrets.token_hex(4)}")
+    response = httpx.post(
+        f"{service.url}/v1/unanswered",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def themes_recorded(gaps_env: HandoffServiceProcess, replicas: list[str]) -> None:
+    """The themes, reported alternately by the two replicas."""
     n = 0
     for (language, _), texts in THEMES.items():
         for text in texts:
-            record_unanswered(text, language, "fallback", f"conv-{n}", db_path=db)
+            report(gaps_env, replicas[n % 2], text, language, conversation_id=f"conv-{n}")
             n += 1
-    return db
 
 
-def test_gaps_table(gaps_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gaps_table_counts_the_questions_of_every_replica(
+    themes_recorded: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "gaps")
     assert code == 0
     rows = [line.split(maxsplit=4) for line in out.splitlines() if line[:3].strip().isdigit()]
-    assert [int(row[1]) for row in rows] == [6, 5, 4, 4, 3, 3]
+    assert [int(row[1]) for row in rows] == [6, 5, 4, 4, 3, 3]  # both replicas in every topic
     assert rows[0][3] == "en" and "gift card" in rows[0][4]
     assert "words:" in out and "e.g." in out
 
 
 def test_gaps_csv_and_json_files(
-    gaps_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    themes_recorded: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "out" / "gaps.csv"
     code, out, _ = run(capsys, "gaps", "--format", "csv", "--output", str(target), "--top", "3")
@@ -292,12 +338,11 @@ def test_gaps_csv_and_json_files(
 
 
 def test_gaps_check_kb_shows_what_the_bot_answers_now(
-    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    gaps_env: HandoffServiceProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "gaps.db"
     asked = ["how can I track my order", "how do I track my order", "can I track my order online"]
-    for n, text in enumerate(asked):
-        record_unanswered(text, "en", "negative_feedback", f"conv-{n}", db_path=db)
+    for text in asked:
+        report(gaps_env, gaps_env.bot_token, text, "en", reason="negative_feedback")
     code, out, _ = run(capsys, "gaps", "--check-kb", "--format", "json")
     assert code == 0
     (cluster,) = json.loads(out)
@@ -307,24 +352,72 @@ def test_gaps_check_kb_shows_what_the_bot_answers_now(
     assert "KB now: " in out and "order-status-en" in out
 
 
-def test_gaps_with_nothing_recorded(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gaps_with_nothing_recorded_in_the_period(
+    gaps_env: HandoffServiceProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = "2026-01-01T10:00:00Z"
+    report(gaps_env, gaps_env.bot_token, "an old question", "en", occurred_at=old)
     code, out, err = run(capsys, "gaps", "--format", "json")
     assert code == 0 and json.loads(out) == [] and "no unanswered questions" in err
+    code, out, _ = run(capsys, "gaps", "--format", "json", "--days", "0")
+    assert [c["label"] for c in json.loads(out)] == ["an old question"]
 
 
-def test_gaps_tickets_need_the_handoff_settings(
-    env: Path, capsys: pytest.CaptureFixture[str]
+def test_gaps_counts_tickets_the_bot_did_not_record(
+    gaps_env: HandoffServiceProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = run(capsys, "gaps", "--tickets")
-    assert code == 2 and "HANDOFF_SERVICE_URL" in err
+    from tests.handoff.conftest import handoff_payload
+
+    question = "Hola, el seguimiento dice entregado pero no he recibido nada"
+    for conversation_id in ("conv-recorded", "conv-ticket-only"):
+        response = httpx.post(
+            f"{gaps_env.url}/v1/handoffs",
+            json=handoff_payload(conversation_id),
+            headers={"Authorization": f"Bearer {gaps_env.bot_token}"},
+            timeout=60,
+        )
+        assert response.status_code == 201, response.text
+    report(
+        gaps_env,
+        gaps_env.bot_token,
+        question,
+        "es",
+        reason="handoff",
+        conversation_id="conv-recorded",
+    )
+
+    # the ticket of the recorded handoff is not counted again
+    code, out, _ = run(capsys, "gaps", "--format", "json")
+    (cluster,) = json.loads(out)
+    assert (code, cluster["count"], cluster["conversations"]) == (0, 2, 2)
+    code, out, _ = run(capsys, "gaps", "--format", "json", "--no-tickets")
+    assert (code, [c["count"] for c in json.loads(out)]) == (0, [1])
 
 
-def test_gaps_unreachable_handoff_service_exits_1(
-    gaps_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_gaps_needs_an_agent_token(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "gaps")
+    assert code == 2 and "--token or HANDOFF_AGENT_TOKEN" in err
+
+
+def test_gaps_flags_override_the_environment(
+    themes_recorded: None,
+    service: HandoffServiceProcess,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HANDOFF_SERVICE_URL", "http://127.0.0.1:9")  # discard port: refused
-    monkeypatch.setenv("HANDOFF_AGENT_TOKEN", "token")
+    monkeypatch.setenv("HANDOFF_AGENT_TOKEN", "not-a-token")
     code, _, err = run(capsys, "gaps")
-    assert code == 1 and "cannot read tickets" in err
-    code, out, _ = run(capsys, "gaps", "--no-tickets", "--top", "1")
+    assert code == 1 and "cannot read the handoff service at http://127.0.0.1:9" in err
+    code, _, err = run(capsys, "gaps", "--service-url", service.url)
+    assert code == 1 and "401" in err
+    flags = ["--service-url", service.url, "--token", service.admin_token, "--top", "1"]
+    code, out, _ = run(capsys, "gaps", *flags)
     assert code == 0 and "gift card" in out
+
+
+def test_gaps_refuses_the_bot_token(
+    gaps_env: HandoffServiceProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "gaps", "--token", gaps_env.bot_token)
+    assert code == 1 and "403" in err

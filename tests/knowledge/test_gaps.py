@@ -1,22 +1,21 @@
-"""Gaps: recording unanswered turns (threads, processes) and clustering them into themes."""
+"""Gaps: the unanswered questions recorded in the real handoff service (in-process, SQLite),
+read back over its API, and clustered into themes."""
 
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
-import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from knowledge.gaps import (
     Gap,
+    GapsSource,
     cluster_gaps,
     fetch_ticket_gaps,
+    fetch_unanswered,
     merge_ticket_gaps,
-    read_gaps,
-    record_unanswered,
 )
 
 # Clear themes in both languages; the number of questions differs per theme so the order by
@@ -63,19 +62,66 @@ THEMES: dict[tuple[str, str], list[str]] = {
 REASONS = ("fallback", "negative_feedback", "handoff")
 
 
+@pytest.fixture(scope="module")
+def triage_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained by the first service of the module, reused by the others."""
+    return tmp_path_factory.mktemp("triage") / "triage.joblib"
+
+
 @pytest.fixture
-def gaps_db(tmp_path: Path) -> Path:
-    db = tmp_path / "gaps.db"
+def handoff(tmp_path: Path, kb_dir: Path, triage_model: Path):  # type: ignore[no-untyped-def]
+    """The handoff service app on a new SQLite database: a client with an agent token, and the
+    bot's service token; drafts go to the fixture KB."""
+    from handoff_service import auth
+    from handoff_service.main import create_app
+    from handoff_service.settings import Settings
+    from handoff_service.vocabulary import Role
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'handoff.db'}",
+        triage_model_path=triage_model,
+        kb_drafts_dir=kb_dir,
+    )
+    app = create_app(settings)
+    headers = {}
+    with app.state.ctx.sessions() as session:
+        for name, role in [("ana", Role.AGENT), ("bot", Role.SERVICE)]:
+            _row, token = auth.issue_token(session, auth.create_account(session, name, role))
+            headers[name] = {"Authorization": f"Bearer {token}"}
+        session.commit()
+    with TestClient(app, headers=headers["ana"]) as client:
+        yield client, headers["bot"]
+    app.state.ctx.engine.dispose()
+
+
+def record(
+    client: TestClient,
+    bot: dict[str, str],
+    text: str,
+    language: str,
+    reason: str,
+    conv: str,
+    **extra,
+) -> None:
+    """What the action server sends for an unanswered turn."""
+    payload = {"conversation_id": conv, "language": language, "reason": reason, "text": text}
+    response = client.post("/v1/unanswered", json={**payload, **extra}, headers=bot)
+    assert response.status_code in (200, 201), response.text
+
+
+@pytest.fixture
+def recorded(handoff) -> TestClient:  # type: ignore[no-untyped-def]
+    client, bot = handoff
     n = 0
     for (language, _theme), texts in THEMES.items():
         for text in texts:
-            assert record_unanswered(text, language, REASONS[n % 3], f"conv-{n}", db_path=db)
+            record(client, bot, text, language, REASONS[n % 3], f"conv-{n}")
             n += 1
-    return db
+    return client
 
 
-def test_themes_come_out_as_separate_clusters_with_their_counts(gaps_db: Path, model) -> None:
-    gaps = read_gaps(gaps_db)
+def test_themes_come_out_as_separate_clusters_with_their_counts(recorded, model) -> None:
+    gaps = fetch_unanswered(recorded)
     assert len(gaps) == sum(len(texts) for texts in THEMES.values())
     clusters = cluster_gaps(gaps, model)
 
@@ -92,8 +138,8 @@ def test_themes_come_out_as_separate_clusters_with_their_counts(gaps_db: Path, m
     assert clusters[0].language == "en" and clusters[0].count == 6
 
 
-def test_clusters_are_named_and_explained(gaps_db: Path, model) -> None:
-    clusters = cluster_gaps(read_gaps(gaps_db), model, examples=2)
+def test_clusters_are_named_and_explained(recorded, model) -> None:
+    clusters = cluster_gaps(fetch_unanswered(recorded), model, examples=2)
     gift = next(c for c in clusters if c.language == "en" and c.count == 6)
     assert "gift" in gift.label and "card" in gift.label
     assert {"gift", "card"} <= set(gift.terms)
@@ -105,73 +151,55 @@ def test_clusters_are_named_and_explained(gaps_db: Path, model) -> None:
     assert not set(regalo.terms) & {"de", "la", "el", "me"}  # Spanish stop words are left out
 
 
-def test_read_gaps_since(tmp_path: Path) -> None:
-    db = tmp_path / "gaps.db"
-    old = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    record_unanswered("an old question", "en", "fallback", "c1", db_path=db, now=old)
-    record_unanswered("a new question", "en", "fallback", "c2", db_path=db)
+def test_records_come_back_oldest_first_across_pages(handoff) -> None:
+    client, bot = handoff
+    start = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
+    for i in range(7):
+        at = (start + dt.timedelta(hours=i)).isoformat()
+        record(client, bot, f"question {i}", "en", "fallback", f"c{i}", occurred_at=at)
+    gaps = fetch_unanswered(client, page_size=3)
+    assert [g.text for g in gaps] == [f"question {i}" for i in range(7)]
+    assert dt.datetime.fromisoformat(gaps[0].created_at) == start
+    assert {g.source for g in gaps} == {"bot"}
+
+
+def test_since_and_language_filters(handoff) -> None:
+    client, bot = handoff
+    old = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).isoformat()
+    record(client, bot, "an old question", "en", "fallback", "c1", occurred_at=old)
+    record(client, bot, "a new question", "en", "fallback", "c2")
+    record(client, bot, "una pregunta nueva", "es", "handoff", "c3")
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
-    assert [g.text for g in read_gaps(db, since)] == ["a new question"]
-    assert len(read_gaps(db)) == 2
-    assert read_gaps(tmp_path / "missing.db") == []
-
-
-@pytest.mark.parametrize(
-    ("text", "language", "reason", "match"),
-    [
-        ("   ", "en", "fallback", "empty"),
-        ("hello there", "fr", "fallback", "language"),
-        ("hello there", "en", "timeout", "reason"),
-    ],
-)
-def test_invalid_records_are_refused(
-    tmp_path: Path, text: str, language: str, reason: str, match: str
-) -> None:
-    with pytest.raises(ValueError, match=match):
-        record_unanswered(text, language, reason, "c1", db_path=tmp_path / "gaps.db")
-
-
-def test_text_is_normalised_and_truncated(tmp_path: Path) -> None:
-    db = tmp_path / "gaps.db"
-    record_unanswered("  where\n is   my\tthing " + "x" * 2000, "en", "fallback", "c", db_path=db)
-    (gap,) = read_gaps(db)
-    assert gap.text.startswith("where is my thing x") and len(gap.text) == 1000
-
-
-def test_a_broken_database_does_not_raise(tmp_path: Path) -> None:
-    db = tmp_path / "gaps.db"
-    db.write_bytes(b"this is not a sqlite database" * 100)
-    assert record_unanswered("where is my order", "en", "fallback", "c1", db_path=db) is False
-
-
-def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "gaps.db"
-    record_unanswered("create the schema", "en", "fallback", "c0", db_path=db)
-
-    def write(worker: int) -> None:
-        for i in range(25):
-            record_unanswered(f"thread {worker} question {i}", "en", "fallback", f"t{worker}", db)
-
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
-    processes = [
-        multiprocessing.get_context("spawn").Process(target=_process_writer, args=(db, w))
-        for w in range(2)
+    assert [g.text for g in fetch_unanswered(client, since)] == [
+        "a new question",
+        "una pregunta nueva",
     ]
-    for worker in [*threads, *processes]:
-        worker.start()
-    for worker in [*threads, *processes]:
-        worker.join(60)
-    assert [p.exitcode for p in processes] == [0, 0]
-    assert len(read_gaps(db)) == 1 + 4 * 25 + 2 * 25
-    mode = sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+    assert [g.text for g in fetch_unanswered(client, language="es")] == ["una pregunta nueva"]
+    assert len(fetch_unanswered(client)) == 3
 
 
-def _process_writer(db: Path, worker: int) -> None:
-    for i in range(25):
-        assert record_unanswered(
-            f"process {worker} question {i}", "es", "handoff", f"p{worker}", db
-        )
+def test_a_retried_delivery_counts_once_and_text_arrives_redacted(handoff) -> None:
+    client, bot = handoff
+    text = "my card 4111 1111 1111 1111 was charged twice"
+    for _ in range(2):
+        record(client, bot, text, "en", "fallback", "c1")
+    (gap,) = fetch_unanswered(client)
+    assert gap.text == "my card [card ****1111] was charged twice"
+
+
+def test_the_source_reads_the_handoff_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HANDOFF_SERVICE_URL", raising=False)
+    monkeypatch.setenv("HANDOFF_AGENT_TOKEN", "")
+    assert GapsSource() == GapsSource(
+        handoff_service_url="http://127.0.0.1:8000", handoff_agent_token=None
+    )
+    monkeypatch.setenv("HANDOFF_SERVICE_URL", "http://handoff:8000")
+    monkeypatch.setenv("HANDOFF_AGENT_TOKEN", "n0h_secret")
+    source = GapsSource()
+    assert source.handoff_service_url == "http://handoff:8000"
+    assert source.handoff_agent_token is not None
+    assert source.handoff_agent_token.get_secret_value() == "n0h_secret"
+    assert "n0h_secret" not in repr(source)
 
 
 def test_tickets_already_recorded_as_handoffs_are_not_counted_twice() -> None:
@@ -188,34 +216,7 @@ def test_tickets_already_recorded_as_handoffs_are_not_counted_twice() -> None:
     assert [g.conversation_id for g in merged] == ["conv-1", "conv-2", "conv-2", "conv-3"]
 
 
-# --- with the real handoff service (SQLite, in-process) ----------------------------------------
-
-
-@pytest.fixture
-def handoff(tmp_path: Path, kb_dir: Path):  # type: ignore[no-untyped-def]
-    """The handoff service app, its agent and bot tokens; drafts go to the fixture KB."""
-    from fastapi.testclient import TestClient
-
-    from handoff_service import auth
-    from handoff_service.main import create_app
-    from handoff_service.settings import Settings
-    from handoff_service.vocabulary import Role
-
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'handoff.db'}",
-        triage_model_path=tmp_path / "triage.joblib",
-        kb_drafts_dir=kb_dir,
-    )
-    app = create_app(settings)
-    headers = {}
-    with app.state.ctx.sessions() as session:
-        for name, role in [("ana", Role.AGENT), ("bot", Role.SERVICE)]:
-            _row, token = auth.issue_token(session, auth.create_account(session, name, role))
-            headers[name] = {"Authorization": f"Bearer {token}"}
-        session.commit()
-    with TestClient(app, headers=headers["ana"]) as client:
-        yield client, headers["bot"]
-    app.state.ctx.engine.dispose()
+# --- handoff tickets as gaps ----------------------------------------------------------------
 
 
 def _handoff(client, bot: dict[str, str], conversation_id: str, language: str, *said: str) -> str:
