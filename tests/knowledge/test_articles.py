@@ -6,7 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.articles import Article, ArticleError, load_articles, parse_article
+from knowledge import articles as kb_format
+from knowledge.articles import (
+    CATEGORY_LABELS,
+    Article,
+    ArticleError,
+    Category,
+    DuplicateIdError,
+    article_id,
+    article_path,
+    article_url,
+    duplicate_ids,
+    load_articles,
+    parse_article,
+    parse_or_error,
+    slugify,
+)
 from tests.knowledge.conftest import FIXTURE_ARTICLES, write_article
 
 
@@ -24,11 +39,54 @@ def test_loads_all_valid_articles(kb_dir: Path) -> None:
     assert len(article.questions) == 3
 
 
-def test_url_uses_help_center_setting(kb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_url_rule() -> None:
+    assert article_url("https://help.voltia.example/", "es", "password-reset") == (
+        "https://help.voltia.example/es/password-reset"
+    )
+
+
+def test_dump_parses_back_to_the_same_article(kb_dir: Path, tmp_path: Path) -> None:
+    for article in load_articles(kb_dir).articles:
+        written = kb_format.write_article(
+            article.model_copy(update={"path": None}), tmp_path / "copy"
+        )
+        assert written == article.model_copy(update={"path": written.path})
+        assert written.path == article_path(tmp_path / "copy", article.language, article.topic)
+
+
+def test_write_article_never_overwrites_and_refuses_a_used_id(kb_dir: Path) -> None:
     article = parse_article(kb_dir / "es" / "password-reset.md")
-    assert article.url == "http://localhost:8080/help/es/password-reset"
-    monkeypatch.setenv("NIVEL0_HELP_CENTER_URL", "https://help.voltia.example/")
-    assert article.url == "https://help.voltia.example/es/password-reset"
+    with pytest.raises(FileExistsError):
+        kb_format.write_article(article, kb_dir)
+    (kb_dir / "es" / "password-reset.md").rename(kb_dir / "es" / "renamed.md")
+    with pytest.raises(ArticleError, match="already used"):
+        kb_format.write_article(article, kb_dir)
+    assert not (kb_dir / "es" / "password-reset.md").exists()
+
+
+def test_duplicate_ids_keep_the_first_file(kb_dir: Path) -> None:
+    first = kb_dir / "es" / "password-reset.md"
+    second = kb_dir / "es" / "zz-copy.md"
+    second.write_text(first.read_text("utf-8"), encoding="utf-8")
+    articles, errors = duplicate_ids((p, parse_or_error(p)) for p in (first, second))
+    assert [a.path for a in articles] == [first]
+    assert isinstance(errors[0], DuplicateIdError)
+    assert (errors[0].path, errors[0].first, errors[0].article_id) == (
+        second,
+        first,
+        "password-reset-es",
+    )
+
+
+def test_slugify_and_id() -> None:
+    assert slugify("¿Cómo pago con Bizum?") == "como-pago-con-bizum"
+    assert len(slugify("word " * 40)) <= 60
+    assert article_id("como-pago-con-bizum", "es") == "como-pago-con-bizum-es"
+
+
+def test_every_category_has_a_label_in_both_languages() -> None:
+    for language in ("en", "es"):
+        assert set(CATEGORY_LABELS[language]) == set(Category)
 
 
 @pytest.mark.parametrize(

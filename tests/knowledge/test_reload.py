@@ -11,7 +11,7 @@ import pytest
 
 import knowledge.reload as reload_module
 from knowledge.bands import Calibration, Thresholds
-from knowledge.reload import ArticleCache, ReloadingKnowledgeBase, reload_interval, scan
+from knowledge.reload import ArticleCache, ReloadingKnowledgeBase, scan
 from tests.knowledge.conftest import write_article, write_fixture_kb
 
 DEADLINE_SECONDS = 5.0  # the requirement: new content is served within 5 s
@@ -166,13 +166,13 @@ def test_article_cache_reparses_only_changed_files(
 ) -> None:
     kb_dir = write_fixture_kb(tmp_path / "kb")
     parsed: list[Path] = []
-    original = reload_module.parse_article
+    original = reload_module.parse_or_error
 
     def counting(path: Path):
         parsed.append(path)
         return original(path)
 
-    monkeypatch.setattr(reload_module, "parse_article", counting)
+    monkeypatch.setattr(reload_module, "parse_or_error", counting)
     cache = ArticleCache()
     articles, errors = cache.load(scan(kb_dir))
     assert (len(articles), errors, len(parsed)) == (8, [], 8)
@@ -184,21 +184,3 @@ def test_article_cache_reparses_only_changed_files(
     assert sorted(parsed) == sorted([changed, duplicate])
     assert len(articles) == 8
     assert [(e.path, e.field) for e in errors] == [(duplicate, "id")]
-
-
-@pytest.mark.parametrize(("value", "expected"), [(None, 2.0), ("0", 0.0), ("0.5", 0.5)])
-def test_reload_interval_from_env(
-    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: float
-) -> None:
-    if value is None:
-        monkeypatch.delenv("NIVEL0_KB_RELOAD_SECONDS", raising=False)
-    else:
-        monkeypatch.setenv("NIVEL0_KB_RELOAD_SECONDS", value)
-    assert reload_interval() == expected
-
-
-@pytest.mark.parametrize("value", ["soon", "-1"])
-def test_bad_reload_interval_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv("NIVEL0_KB_RELOAD_SECONDS", value)
-    with pytest.raises(ValueError, match="NIVEL0_KB_RELOAD_SECONDS"):
-        reload_interval()

@@ -10,6 +10,7 @@ from knowledge.articles import load_articles
 from knowledge.bands import Calibration, Thresholds, assign_band
 from knowledge.index import search_texts
 from knowledge.search import Band, KnowledgeBase
+from knowledge.settings import KnowledgeSettings
 from tests.knowledge.conftest import write_article, write_fixture_kb
 
 # Fixed thresholds for the fixture KB (the real ones come from calibration on dev data). The
@@ -156,7 +157,7 @@ def test_band_rules() -> None:
     assert assign_band(0.39, 0.1, t) is Band.FALLBACK
 
 
-def test_from_env_uses_settings_and_matching_calibration(
+def test_from_settings_uses_settings_and_matching_calibration(
     kb_dir: Path, tmp_path: Path, model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calibration = tmp_path / "calibration.json"
@@ -169,12 +170,17 @@ def test_from_env_uses_settings_and_matching_calibration(
     monkeypatch.setenv("NIVEL0_EMBEDDING_MODEL", str(model.path))
     monkeypatch.setenv("NIVEL0_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("NIVEL0_CALIBRATION", str(calibration))
-    kb = KnowledgeBase.from_env()
+    monkeypatch.setenv("NIVEL0_HELP_CENTER_URL", "https://help.voltia.example/")
+    kb = KnowledgeBase.from_settings(KnowledgeSettings())
     assert kb.thresholds("en") == Thresholds(**thresholds)
     assert [e.field for e in kb.load_errors] == ["category"]
     assert kb.get("order-status-es") is None
     assert kb.search("where is my order", "en").band is Band.ANSWER
     assert (tmp_path / "index" / model.identity).is_dir()
+    order = kb.get("order-status-en")
+    assert kb.url(order) == "https://help.voltia.example/en/order-status"
+    assert kb.translation(order, "es") is None  # the Spanish file is invalid
+    assert kb.translation(kb.get("password-reset-en"), "es") == kb.get("password-reset-es")
 
 
 def test_calibration_of_another_model_is_not_used(tmp_path: Path, model) -> None:

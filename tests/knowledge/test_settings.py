@@ -3,78 +3,125 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from knowledge.settings import (
     FINETUNED_MODEL_DIR,
-    Settings,
+    PROJECT_ROOT,
+    KnowledgeSettings,
     default_model_path,
-    embedding_precision,
-    limit_search_threads,
-    query_encoder,
+)
+
+_ENV = (
+    "KB_DIR",
+    "INDEX_DIR",
+    "EMBEDDING_MODEL",
+    "EMBEDDING_PRECISION",
+    "QUERY_ENCODER",
+    "CALIBRATION",
+    "HELP_CENTER_URL",
+    "MAX_QUERY_CHARS",
+    "SEARCH_THREADS",
+    "KB_RELOAD_SECONDS",
 )
 
 
-def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # no fine-tuned model here
-    for name in ("KB_DIR", "INDEX_DIR", "EMBEDDING_MODEL", "CALIBRATION", "MAX_QUERY_CHARS"):
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in _ENV:
         monkeypatch.delenv(f"NIVEL0_{name}", raising=False)
-    settings = Settings.from_env()
-    assert settings.kb_dir == Path("kb_articles")
-    assert settings.index_dir == Path("var/index")
-    assert settings.calibration_path == Path("knowledge/calibration.json")
-    assert settings.max_query_chars == 1000
-    assert settings.model_path == default_model_path()
-    assert (settings.model_path / "modules.json").is_file()
+    return monkeypatch
 
 
-def test_built_finetuned_model_is_preferred_and_env_wins(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_defaults_are_the_project_root_whatever_the_working_directory(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("NIVEL0_EMBEDDING_MODEL", raising=False)
-    (tmp_path / FINETUNED_MODEL_DIR).mkdir(parents=True)
-    (tmp_path / FINETUNED_MODEL_DIR / "modules.json").write_text("[]")
-    assert Settings.from_env().model_path == Path(FINETUNED_MODEL_DIR)
-    monkeypatch.setenv("NIVEL0_EMBEDDING_MODEL", "/models/other")
-    assert Settings.from_env().model_path == Path("/models/other")
+    clean_env.chdir(tmp_path)  # as the action server, which runs from bot/
+    settings = KnowledgeSettings()
+    assert settings.kb_dir == PROJECT_ROOT / "kb_articles"
+    assert settings.index_dir == PROJECT_ROOT / "var/index"
+    assert settings.calibration == PROJECT_ROOT / "knowledge/calibration.json"
+    assert settings.embedding_model == str(FINETUNED_MODEL_DIR)
+    assert settings.embedding_precision == "auto"
+    assert settings.query_encoder == "onnx"
+    assert settings.help_center_url == "http://localhost:8080/help"
+    assert settings.max_query_chars == 1000
+    assert settings.search_threads == 1
+    assert settings.kb_reload_seconds == 2.0
 
 
-def test_search_threads_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_from_the_environment_resolve_against_the_project_root(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.chdir(tmp_path)
+    clean_env.setenv("NIVEL0_KB_DIR", "tests/eval")
+    clean_env.setenv("NIVEL0_INDEX_DIR", str(tmp_path / "index"))
+    settings = KnowledgeSettings()
+    assert settings.kb_dir == PROJECT_ROOT / "tests/eval"
+    assert settings.index_dir == tmp_path / "index"
+
+
+def test_model_path_is_the_configured_model_and_never_a_silent_fallback(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    built = tmp_path / "model"
+    built.mkdir()
+    (built / "modules.json").write_text("[]")
+    clean_env.setenv("NIVEL0_EMBEDDING_MODEL", str(built))
+    assert KnowledgeSettings().model_path == built
+    clean_env.setenv("NIVEL0_EMBEDDING_MODEL", "bundled")
+    assert KnowledgeSettings().model_path == default_model_path()
+    assert (default_model_path() / "modules.json").is_file()
+    clean_env.setenv("NIVEL0_EMBEDDING_MODEL", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="NIVEL0_EMBEDDING_MODEL"):
+        _ = KnowledgeSettings().model_path
+
+
+def test_help_center_url_loses_its_trailing_slash(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("NIVEL0_HELP_CENTER_URL", "https://help.voltia.example/")
+    assert KnowledgeSettings().help_center_url == "https://help.voltia.example"
+
+
+def test_search_threads_default_and_override(clean_env: pytest.MonkeyPatch) -> None:
     import torch
 
     before = torch.get_num_threads()
     try:
-        monkeypatch.delenv("NIVEL0_SEARCH_THREADS", raising=False)
-        assert limit_search_threads() == 1
+        assert KnowledgeSettings().limit_search_threads() == 1
         assert torch.get_num_threads() == 1
-        monkeypatch.setenv("NIVEL0_SEARCH_THREADS", "2")
-        assert limit_search_threads() == 2
+        clean_env.setenv("NIVEL0_SEARCH_THREADS", "2")
+        assert KnowledgeSettings().limit_search_threads() == 2
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("value", ["two", "0", "-1", ""])
-def test_bad_search_threads_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv("NIVEL0_SEARCH_THREADS", value)
-    with pytest.raises(ValueError, match="NIVEL0_SEARCH_THREADS"):
-        limit_search_threads()
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SEARCH_THREADS", "two"),
+        ("SEARCH_THREADS", "0"),
+        ("MAX_QUERY_CHARS", "-1"),
+        ("KB_RELOAD_SECONDS", "-1"),
+        ("KB_RELOAD_SECONDS", "soon"),
+        ("EMBEDDING_PRECISION", "fp8"),
+        ("QUERY_ENCODER", "gpu"),
+    ],
+)
+def test_bad_values_are_a_clear_error_naming_the_setting(
+    clean_env: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    clean_env.setenv(f"NIVEL0_{name}", value)
+    with pytest.raises(ValidationError, match=name.lower()):
+        KnowledgeSettings()
 
 
 @pytest.mark.parametrize(
-    ("read", "name", "default", "other"),
-    [
-        (embedding_precision, "NIVEL0_EMBEDDING_PRECISION", "auto", "bfloat16"),
-        (query_encoder, "NIVEL0_QUERY_ENCODER", "onnx", "torch"),
-    ],
+    ("name", "value", "expected"),
+    [("EMBEDDING_PRECISION", " BFLOAT16 ", "bfloat16"), ("QUERY_ENCODER", "Torch", "torch")],
 )
-def test_choice_settings_default_normalise_and_reject(
-    monkeypatch: pytest.MonkeyPatch, read, name: str, default: str, other: str
+def test_choices_are_normalised(
+    clean_env: pytest.MonkeyPatch, name: str, value: str, expected: str
 ) -> None:
-    monkeypatch.delenv(name, raising=False)
-    assert read() == default
-    monkeypatch.setenv(name, f" {other.upper()} ")
-    assert read() == other
-    monkeypatch.setenv(name, "fp8")
-    with pytest.raises(ValueError, match=name):
-        read()
+    clean_env.setenv(f"NIVEL0_{name}", value)
+    assert getattr(KnowledgeSettings(), name.lower()) == expected
