@@ -26,7 +26,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 RASA_SOURCES := $(shell find bot/config.yml bot/domain.yml bot/data intents -type f 2>/dev/null)
 
 
-.PHONY: help venv finetune index train run test lint validate eval bench bench-chat bench-search bench-handoff bench-scale lock lock-rasa clean
+.PHONY: help venv finetune index train run test test-fast lint validate eval bench bench-chat bench-search bench-handoff bench-scale lock lock-rasa clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -76,7 +76,15 @@ test: venv index train lint validate ## everything CI runs: lint, data validatio
 	scripts/ensure_chromium.sh
 	$(PY) -m pytest
 
-eval: $(VENV)/.installed index ## FAQ search quality on the held-out set -> var/reports/eval.json
+# The developer loop: lint and every test except the slow end-to-end ones (real Rasa, action
+# server and handoff service as processes) and the browser ones (Playwright); needs no trained
+# Rasa model. `make test` stays the complete run.
+test-fast: venv index lint ## lint and pytest without the e2e and browser tests (< 3 min)
+	scripts/ensure_services.sh
+	$(PY) -m pytest -m "not e2e and not browser"
+
+eval: venv index train ## answer quality on the held-out set: through the bot (REST) and the search library -> var/reports/eval{_chat,}.json
+	$(PY) scripts/eval_chat.py --set tests/eval/test.yml --out var/reports/eval_chat.json
 	$(PY) -m knowledge.evaluate --set tests/eval/test.yml --out var/reports/eval.json
 
 bench: bench-search bench-chat ## search and chat latency (bench-handoff, bench-scale: separate) -> var/reports/
