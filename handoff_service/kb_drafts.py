@@ -1,25 +1,37 @@
 """Turn a resolved ticket into a draft KB article (tier 3's feedback loop).
 
-The file follows docs/kb-format.md: ``<kb_dir>/<language>/<topic>.md`` with ``status: draft``
-(the bot ignores drafts until an editor publishes them). Existing files are never overwritten.
+The draft is a :class:`knowledge.articles.Article` with ``status: draft`` (the bot ignores
+drafts until an editor publishes them), written by :func:`knowledge.articles.write_article`,
+the format's one writer: it places the file at ``<kb_dir>/<language>/<topic>.md``, never
+overwrites one, and re-parses what it wrote. A draft that would not be a valid article is a
+:class:`DraftError` (HTTP 422) and leaves no file behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from pathlib import Path
 
-import yaml
+from pydantic import ValidationError
 
 from handoff_service.models import Ticket
 from handoff_service.schemas import KbDraftIn
 from handoff_service.vocabulary import Category
+from knowledge.articles import (
+    MAX_QUESTIONS,
+    MAX_SUMMARY_CHARS,
+    MAX_TOPIC_CHARS,
+    Article,
+    ArticleError,
+    article_id,
+    article_path,
+    slugify,
+    write_article,
+)
+from knowledge.articles import Category as ArticleCategory
 
-MIN_QUESTIONS, MAX_QUESTIONS = 3, 8
-MAX_SUMMARY = 400
-MAX_TOPIC = 60
+MAX_TITLE_CHARS = 120
+MAX_QUESTION_CHARS = 200
 
 HEADINGS = {
     "en": ("What the customer asked", "Solution", "Source"),
@@ -28,13 +40,7 @@ HEADINGS = {
 
 
 class DraftError(ValueError):
-    """The ticket lacks something the draft needs (HTTP 422)."""
-
-
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:MAX_TOPIC].rstrip("-")
+    """The ticket lacks something the draft needs, or the draft is not a valid article (422)."""
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -48,59 +54,77 @@ def _questions(ticket: Ticket, title: str, given: list[str] | None) -> list[str]
     candidates += [title, ticket.summary]
     seen: list[str] = []
     for text in candidates:
-        question = _shorten(text, 200)
+        question = _shorten(text, MAX_QUESTION_CHARS)
         if question and question.lower() not in {q.lower() for q in seen}:
             seen.append(question)
     return seen[:MAX_QUESTIONS]
 
 
-def write_draft(ticket: Ticket, request: KbDraftIn, kb_dir: Path, today: dt.date) -> Path:
+def _topic(ticket: Ticket, title: str, given: str | None, kb_dir: Path) -> str:
+    """The requested topic, else one from the title; another ticket's draft is never replaced:
+    a taken topic gets the ticket number appended (within the topic length)."""
+    if given is not None and slugify(given) != given:
+        raise DraftError(
+            f"topic {given!r} must be lowercase words joined by '-', at most "
+            f"{MAX_TOPIC_CHARS} characters (e.g. {slugify(given)!r})"
+        )
+    topic = given or slugify(title) or slugify(ticket.number)
+    if not article_path(kb_dir, ticket.language, topic).exists():
+        return topic
+    suffix = slugify(ticket.number)
+    return f"{topic[: MAX_TOPIC_CHARS - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
+def build_draft(ticket: Ticket, request: KbDraftIn, kb_dir: Path, today: dt.date) -> Article:
+    """The draft article for ``ticket``, validated as any article is; :class:`DraftError` if
+    the ticket cannot become one."""
     category = request.category or Category(ticket.category)
     if category is Category.OTHER:
         raise DraftError("the ticket's category is 'other'; give a KB category for the article")
     if not ticket.resolution_note:
         raise DraftError("the ticket has no resolution note")
     first_question = next(m["text"] for m in ticket.transcript if m["role"] == "customer")
-    title = request.title or _shorten(first_question, 120)
-    topic = request.topic or slugify(title) or slugify(ticket.number)
+    title = request.title or _shorten(first_question, MAX_TITLE_CHARS)
+    topic = _topic(ticket, title, request.topic, kb_dir)
     language = ticket.language
-    questions = _questions(ticket, title, request.questions)
-    if len(questions) < MIN_QUESTIONS:
-        raise DraftError(f"give at least {MIN_QUESTIONS} distinct questions for the article")
-
-    folder = kb_dir / language
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{topic}.md"
-    if path.exists():
-        topic = f"{topic}-{ticket.number.lower()}"
-        path = folder / f"{topic}.md"
-        if path.exists():
-            raise DraftError(f"a draft for this ticket already exists: {path}")
-
-    front_matter = {
-        "id": f"{topic}-{language}",
-        "topic": topic,
-        "title": title,
-        "language": language,
-        "category": category.value,
-        "tags": list(request.tags or [category.value]),
-        "summary": request.summary or _shorten(ticket.resolution_note, MAX_SUMMARY),
-        "questions": questions,
-        "updated": today,
-        "status": "draft",
-    }
     asked, solution, source = HEADINGS[language]
     body = (
         f"## {asked}\n\n{first_question}\n\n"
         f"## {solution}\n\n{ticket.resolution_note}\n\n"
-        f"## {source}\n\nTicket {ticket.number} ({ticket.category}, {ticket.request_type}).\n"
+        f"## {source}\n\nTicket {ticket.number} ({ticket.category}, {ticket.request_type})."
     )
-    text = (
-        "---\n"
-        + yaml.safe_dump(front_matter, allow_unicode=True, sort_keys=False, width=100)
-        + "---\n\n"
-        + body
-    )
-    with path.open("x", encoding="utf-8") as handle:  # "x": never overwrite
-        handle.write(text)
-    return path
+    try:
+        return Article(
+            id=article_id(topic, language),
+            topic=topic,
+            title=title,
+            language=language,
+            category=ArticleCategory(category.value),
+            tags=list(request.tags or [category.value]),
+            summary=request.summary or _shorten(ticket.resolution_note, MAX_SUMMARY_CHARS),
+            questions=_questions(ticket, title, request.questions),
+            updated=today,
+            status="draft",
+            body=body,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'article'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise DraftError(
+            f"the draft would not be a valid KB article ({problems}); give the missing or "
+            "corrected fields (title, topic, summary, questions) in the request"
+        ) from exc
+
+
+def write_draft(ticket: Ticket, request: KbDraftIn, kb_dir: Path, today: dt.date) -> Path:
+    """Write the draft through the article format's writer; the path of the new file."""
+    article = build_draft(ticket, request, kb_dir, today)
+    try:
+        write_article(article, kb_dir)
+    except FileExistsError as exc:
+        raise DraftError(f"a draft for this ticket already exists: {exc.filename}") from exc
+    except ArticleError as exc:
+        raise DraftError(f"the draft would not be a valid KB article: {exc}") from exc
+    return article_path(kb_dir, article.language, article.topic)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from knowledge.articles import parse_article
 
+NOTE = "Abrimos una investigación con el transportista y reenviamos el pedido en 48 horas."
+ASKED = "Mi paquete dice entregado pero no lo tengo"
 
-def _resolved(client: TestClient, tokens, make_ticket, note: str) -> str:
-    number = make_ticket()["number"]
+
+def _resolved(client: TestClient, tokens, make_ticket, note: str, **ticket: object) -> str:
+    number = make_ticket(**ticket)["number"]
     agent = tokens["agent"]
     client.post(f"/v1/tickets/{number}/claim", headers=agent)
     client.post(f"/v1/tickets/{number}/resolve", json={"resolution_note": note}, headers=agent)
@@ -60,3 +64,46 @@ def test_only_resolved_tickets_become_drafts(client: TestClient, tokens, make_ti
     number = make_ticket()["number"]
     r = client.post(f"/v1/tickets/{number}/kb-article", json={}, headers=tokens["agent"])
     assert r.status_code == 409 and "resolved" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("ticket", "request_body", "why"),
+    [
+        # one customer message, used as title and summary too: one distinct question of 3
+        (
+            {"transcript": [{"role": "customer", "text": ASKED}], "summary": ASKED},
+            {"category": "shipping"},
+            "questions",
+        ),
+        ({}, {"category": "shipping", "topic": "entregado-" + "x" * 60}, "at most 60"),
+        ({}, {"category": "shipping", "title": "T" * 201}, "title"),
+        ({}, {"category": "other"}, "'other'"),
+    ],
+)
+def test_an_invalid_draft_is_refused_and_writes_nothing(
+    client: TestClient, tokens, make_ticket, kb_dir: Path, ticket, request_body, why: str
+) -> None:
+    number = _resolved(client, tokens, make_ticket, NOTE, **ticket)
+    r = client.post(f"/v1/tickets/{number}/kb-article", json=request_body, headers=tokens["agent"])
+    assert r.status_code == 422, r.text
+    assert why in r.text
+    assert list(kb_dir.rglob("*.md")) == []
+    assert (
+        client.get(f"/v1/tickets/{number}", headers=tokens["agent"]).json()["kb_draft_path"] is None
+    )
+
+
+def test_a_draft_whose_id_another_article_declares_is_refused(
+    client: TestClient, tokens, make_ticket, kb_dir: Path
+) -> None:
+    number = _resolved(client, tokens, make_ticket, NOTE)
+    misnamed = kb_dir / "es" / "otro-nombre.md"
+    misnamed.parent.mkdir()
+    misnamed.write_text("---\nid: entregado-no-recibido-es\n---\n", encoding="utf-8")
+    r = client.post(
+        f"/v1/tickets/{number}/kb-article",
+        json={"title": "Entregado, no recibido", "category": "shipping"},
+        headers=tokens["agent"],
+    )
+    assert r.status_code == 422 and "already used by" in r.json()["detail"], r.text
+    assert list(kb_dir.rglob("*.md")) == [misnamed]
