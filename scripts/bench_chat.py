@@ -4,7 +4,8 @@ Sends the in-scope KB questions of tests/eval/test.yml, each as the first messag
 conversation (with ``metadata.language``), to a running Rasa server (``--url``) or to servers it
 starts itself (default; needs a trained model in bot/models). In the same run it also times the
 knowledge search alone (embedding + search, ``KnowledgeBase.search``) on the same questions, so
-the two figures can be compared. Writes var/reports/bench_chat.json. Goal: chat p95 <= 250 ms.
+the two figures can be compared (percentiles: :mod:`scripts.benchlib`). Writes
+var/reports/bench_chat.json. Goal: chat p95 <= 250 ms.
 
     .venv/bin/python scripts/bench_chat.py [--url http://localhost:5005] [--limit N]
 """
@@ -15,7 +16,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -31,26 +31,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bot")]
 import httpx  # noqa: E402
 
 from knowledge.evalset import EvalSet  # noqa: E402
+from knowledge.search import KnowledgeBase  # noqa: E402
+from knowledge.settings import KnowledgeSettings  # noqa: E402
+from scripts.benchlib import latency_summary  # noqa: E402
 from tests.bot.servers import TRAIN_HINT, ChatServers, latest_model  # noqa: E402
 
 GOAL_P95_MS = 250.0
 WARM_UP_MESSAGES = ("hi", "how long does a refund take?", "hola", "¿cuánto tarda el envío?")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, round(q / 100 * len(ordered) + 0.5 - 1e-9))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def summary(latencies_ms: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(latencies_ms, 50), 1),
-        "p95_ms": round(percentile(latencies_ms, 95), 1),
-        "mean_ms": round(statistics.fmean(latencies_ms), 1),
-        "max_ms": round(max(latencies_ms), 1),
-    }
 
 
 def reply_kind(messages: list[dict[str, Any]]) -> str:
@@ -87,10 +74,11 @@ def bench_chat(url: str, questions: list[tuple[str, str]]) -> tuple[list[float],
 
 
 def bench_search(questions: list[tuple[str, str]]) -> list[float]:
-    """Embedding + search alone, in this process, with the action server's KB configuration."""
-    from actions import kb
-
-    knowledge = kb.get_knowledge_base()
+    """Embedding + search alone, in this process, with the action server's KB configuration
+    (the same ``KnowledgeSettings`` from the same environment: paths are project-relative)."""
+    settings = KnowledgeSettings()
+    settings.limit_search_threads()
+    knowledge = KnowledgeBase.from_settings(settings)
     for text in WARM_UP_MESSAGES:
         knowledge.search(text, language="en", k=3)
     latencies: list[float] = []
@@ -109,12 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports" / "bench_chat.json")
     args = parser.parse_args(argv)
 
-    for name, value in (
-        ("RASA_TELEMETRY_ENABLED", "false"),
-        ("HF_HUB_OFFLINE", "1"),
-        ("TRANSFORMERS_OFFLINE", "1"),
-    ):
-        os.environ.setdefault(name, value)
     if not args.eval_set.is_file():
         print(f"no evaluation set at {args.eval_set}", file=sys.stderr)
         return 2
@@ -135,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         chat_ms, kinds = bench_chat(url, questions)
     search_ms = bench_search(questions)
 
-    chat = summary(chat_ms)
+    chat = latency_summary(chat_ms, digits=1)
     report = {
         "benchmark": "bench_chat",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "eval_set": str(args.eval_set.relative_to(ROOT)),
         "questions": len(questions),
         "chat_reply": chat,
-        "search_only": summary(search_ms),
+        "search_only": latency_summary(search_ms, digits=1),
         "reply_kinds": dict(kinds),
         "goal_p95_ms": GOAL_P95_MS,
         "meets_goal": chat["p95_ms"] <= GOAL_P95_MS,

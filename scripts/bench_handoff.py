@@ -2,8 +2,8 @@
 
 For each backend: a fresh database (a new SQLite file; a new PostgreSQL database on
 127.0.0.1:5432, dropped afterwards), a service token from the CLI, uvicorn on a free port,
-then N handoffs POSTed by C concurrent httpx clients. Writes p50/p95/p99 latency and
-tickets/second to var/reports/bench_handoff.json. Goal: p95 <= 50 ms.
+then N handoffs POSTed by C concurrent httpx clients. Writes p50/p95/p99 latency (percentiles:
+:mod:`scripts.benchlib`) and tickets/second to var/reports/bench_handoff.json. Goal: p95 <= 50 ms.
 
     .venv/bin/python scripts/bench_handoff.py [--requests 1000] [--concurrency 20]
 """
@@ -18,7 +18,6 @@ import os
 import platform
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,10 +26,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-import psycopg
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+
+from scripts.benchlib import latency_summary  # noqa: E402
+
 PYTHON = sys.executable
 DATA = ROOT / "handoff_service" / "triage" / "data" / "labelled_requests.csv"
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
@@ -196,14 +199,6 @@ async def load(
     return latencies, errors, time.perf_counter() - start
 
 
-def percentile(values: list[float], q: float) -> float:
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-        if len(values) > 1
-        else values[0]
-    )
-
-
 def bench_backend(name: str, database: str, args: argparse.Namespace) -> dict[str, object]:
     env = service_env(database)
     token = bot_token(env)  # also runs the migrations on the fresh database
@@ -219,10 +214,7 @@ def bench_backend(name: str, database: str, args: argparse.Namespace) -> dict[st
         "errors": errors,
         "concurrency": args.concurrency,
         "server_workers": args.workers,
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "max_ms": round(max(ms), 2),
+        **latency_summary(ms, qs=(50, 95, 99)),
         "tickets_per_s": round((len(ms) - errors) / elapsed, 1),
     }
     result["p95_goal_met"] = result["p95_ms"] <= GOAL_P95_MS

@@ -8,7 +8,7 @@ Measures, with the real embedding model and the real index/search/reload code:
   previous one, swap) - what an editor's save costs before the bot serves it;
 - peak memory (``ru_maxrss``) and search latency p50/p95 over 200 queries with the torch threads
   the action server uses (NIVEL0_SEARCH_THREADS, default 1), split into query embedding and
-  scoring.
+  scoring (percentiles: :mod:`scripts.benchlib`).
 
 Goals (issue): full index <= 120 s on the 2-core machine, update <= 2 s, search p95 <= 30 ms.
 Usage: ``.venv/bin/python scripts/bench_scale.py [--articles 10000]`` ->
@@ -18,6 +18,7 @@ Usage: ``.venv/bin/python scripts/bench_scale.py [--articles 10000]`` ->
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -30,15 +31,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import yaml
-
+from knowledge.articles import Article, Category, article_id, article_path
 from knowledge.bands import Calibration
-from knowledge.embedding import load_model
+from knowledge.embedding import served_model
 from knowledge.reload import ReloadingKnowledgeBase
-from knowledge.settings import Settings, limit_search_threads
+from knowledge.settings import KnowledgeSettings
+from scripts.benchlib import percentiles
 
 PRODUCTS = [
     ("phone", "móvil"),
@@ -136,30 +135,24 @@ def generate(kb_dir: Path, articles: int, seed: int = 7) -> list[tuple[str, str,
             questions = [
                 q.format(**fill) for q in rng.sample(QUESTIONS[language], rng.randint(3, 5))
             ]
-            meta = {
-                "id": f"{topic}-{language}",
-                "topic": topic,
-                "title": TITLE[language].format(**fill),
-                "language": language,
-                "category": "troubleshooting",
-                "tags": [product, "synthetic"],
-                "summary": SUMMARY[language].format(**fill, tip=tip_en, tip_es=tip_es, days=days),
-                "questions": questions,
-                "updated": "2026-11-25",
-                "status": "published",
-            }
-            body = f"Intro.\n\n## Steps\n\n1. {questions[0]}.\n\n## Contact\n\nWrite to us.\n"
-            path = kb_dir / language / f"{topic}.md"
+            article = Article(
+                id=article_id(topic, language),
+                topic=topic,
+                title=TITLE[language].format(**fill),
+                language=language,
+                category=Category.TROUBLESHOOTING,
+                tags=[product, "synthetic"],
+                summary=SUMMARY[language].format(**fill, tip=tip_en, tip_es=tip_es, days=days),
+                questions=questions,
+                updated=dt.date(2026, 11, 25),
+                status="published",
+                body=f"Intro.\n\n## Steps\n\n1. {questions[0]}.\n\n## Contact\n\nWrite to us.",
+            )
+            path = article_path(kb_dir, language, topic)
             path.parent.mkdir(parents=True, exist_ok=True)
-            front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
-            path.write_text(f"---\n{front}---\n\n{body}", encoding="utf-8")
+            path.write_text(article.dump(), encoding="utf-8")
             asked.append((language, topic, questions[-1]))
     return asked
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def rss_mb() -> float:
@@ -182,7 +175,7 @@ def main() -> int:
 
     import torch
 
-    settings = Settings.from_env()
+    settings = KnowledgeSettings()
     result: dict[str, object] = {
         "articles": args.articles,
         "machine": {
@@ -198,11 +191,11 @@ def main() -> int:
         asked = generate(kb_dir, args.articles)
         result["generate_s"] = round(time.perf_counter() - started, 2)
 
-        model = load_model(settings.model_path)
+        model = served_model(settings)
         result["model"] = model.identity
         result["precision"] = model.precision  # NIVEL0_EMBEDDING_PRECISION (auto: bf16 on AMX)
         result["rss_after_model_mb"] = round(rss_mb(), 1)
-        calibration = Calibration.load(settings.calibration_path, model.identity)
+        calibration = Calibration.load(settings.calibration, model.identity)
 
         print(f"indexing {args.articles} articles ...", file=sys.stderr)
         torch.set_num_threads(args.index_threads)
@@ -244,7 +237,7 @@ def main() -> int:
         }
         print(f"update {statistics.median(updates):.2f} s", file=sys.stderr)
 
-        search_threads = limit_search_threads()  # as the action server and help centre
+        search_threads = settings.limit_search_threads()  # as the action server and help centre
         queries = [rng.choice(asked) for _ in range(args.queries)]
         for language, _, question in queries[:5]:
             kb.search(question, language)  # warm-up
@@ -257,12 +250,13 @@ def main() -> int:
             model.encode_queries([question])
             encode.append((time.perf_counter() - started) * 1000)
             hits += bool(outcome.hits) and outcome.hits[0].article.topic == topic
+        search, embedding = percentiles(total), percentiles(encode)
         result["search_ms"] = {
-            "p50": round(percentile(total, 50), 2),
-            "p95": round(percentile(total, 95), 2),
+            "p50": round(search[50], 2),
+            "p95": round(search[95], 2),
             "max": round(max(total), 2),
-            "query_embedding_p50": round(percentile(encode, 50), 2),
-            "query_embedding_p95": round(percentile(encode, 95), 2),
+            "query_embedding_p50": round(embedding[50], 2),
+            "query_embedding_p95": round(embedding[95], 2),
             "queries": len(total),
             "torch_threads": search_threads,
             "top1_is_source_article": round(hits / len(total), 3),

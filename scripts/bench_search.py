@@ -3,9 +3,10 @@
 Usage: ``python scripts/bench_search.py [--set tests/eval/test.yml] [--out FILE.json]``
 (default output var/reports/bench_search.json).
 
-Builds the KB as the bot does (``KnowledgeBase.from_env()``), warms up, then times
-``kb.search(text, language)`` once per question, one at a time, and writes p50/p95/mean/max in
-milliseconds. The machine is shared, so the load average is recorded next to the figures.
+Builds the KB as the bot does (``KnowledgeSettings()``, ``KnowledgeBase.from_settings``), warms
+up, then times ``kb.search(text, language)`` once per question, one at a time, and writes
+p50/p95/mean/max in milliseconds (percentiles: :mod:`scripts.benchlib`). The machine is shared,
+so the load average is recorded next to the figures.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from knowledge.evalset import EvalSet
 from knowledge.search import KnowledgeBase
-from knowledge.settings import limit_search_threads
+from knowledge.settings import KnowledgeSettings
+from scripts.benchlib import latency_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,11 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="var/reports/bench_search.json", type=Path)
     parser.add_argument("--warmup", default=10, type=int)
     args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-    threads = limit_search_threads()  # as the action server and the help centre serve
-    kb = KnowledgeBase.from_env()
+    settings = KnowledgeSettings()
+    threads = settings.limit_search_threads()  # as the action server and the help centre serve
+    kb = KnowledgeBase.from_settings(settings)
     evalset = EvalSet.load(args.set)
     queries = [(q.text, q.language) for q in [*evalset.in_scope, *evalset.out_of_scope]]
     for text, language in queries[: args.warmup]:
@@ -46,16 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         kb.search(text, language)
         timings.append((time.perf_counter() - start) * 1000)
-    timings.sort()
     result = {
         "set": str(args.set),
         "queries": len(timings),
         "model": kb.model.identity,
         "precision": kb.model.precision,
-        "p50_ms": round(statistics.median(timings), 2),
-        "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 2),
-        "mean_ms": round(statistics.fmean(timings), 2),
-        "max_ms": round(timings[-1], 2),
+        **latency_summary(timings),
         "load_average_1_5_15": os.getloadavg(),
         "cpu_count": os.cpu_count(),
         "torch_threads": threads,

@@ -1,0 +1,31 @@
+"""What the benchmark scripts share: the one percentile definition behind every p50/p95/p99 the
+README reports.
+
+Percentiles interpolate linearly between the closest ranks (NumPy's default, the same as
+``statistics.quantiles(method="inclusive")`` and spreadsheets' PERCENTILE.INC): p50 is the
+median, and a p95 of 200 samples lies between the 190th and the 191st smallest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def percentiles(samples: Sequence[float], qs: Sequence[int] = (50, 95)) -> dict[int, float]:
+    """``{q: the q-th percentile of samples}`` for each q in 0..100."""
+    if not samples:
+        raise ValueError("percentiles of no samples")
+    values = np.percentile(np.asarray(samples, dtype=float), list(qs))
+    return {q: float(value) for q, value in zip(qs, values, strict=True)}
+
+
+def latency_summary(
+    samples_ms: Sequence[float], qs: Sequence[int] = (50, 95), digits: int = 2
+) -> dict[str, float]:
+    """``p<q>_ms`` for each q, ``mean_ms`` and ``max_ms`` of latencies in milliseconds."""
+    summary = {f"p{q}_ms": round(value, digits) for q, value in percentiles(samples_ms, qs).items()}
+    summary["mean_ms"] = round(float(np.mean(samples_ms)), digits)
+    summary["max_ms"] = round(float(np.max(samples_ms)), digits)
+    return summary
