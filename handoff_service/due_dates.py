@@ -2,18 +2,23 @@
 
 A ticket created on day D with a target of N business days is due at the end of the N-th
 business day after D (23:59:59 in the organisation's time zone), so a Friday-evening ticket
-with a 1-day target is due Monday night. Weekends and the configured holidays do not count.
-Optional per-priority caps shorten the target (an urgent ticket is never due in 15 days).
+with a 1-day target is due Monday night. Weekends and holidays do not count: the public holidays
+of a country and optionally one of its regions, from the ``holidays`` package (maintained
+calendars for every year, so due dates do not go silently wrong when a hand-kept list ends),
+plus the organisation's own days. Optional per-priority caps shorten the target (an urgent
+ticket is never due in 15 days).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import holidays
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from handoff_service.vocabulary import Priority, RequestType
 
@@ -23,8 +28,21 @@ class ServiceLevels(BaseModel):
 
     targets: dict[RequestType, int] = Field(description="Business days per request type.")
     priority_caps: dict[Priority, int] = Field(default_factory=dict)
-    holidays: list[dt.date] = Field(default_factory=list)
+    holiday_country: str = Field(
+        default="ES", description="ISO 3166-1 code of the public-holiday calendar."
+    )
+    holiday_subdivision: str | None = Field(
+        default=None,
+        description="Region whose own holidays count too (ISO 3166-2 suffix, e.g. MD: Madrid).",
+    )
+    company_holidays: list[dt.date] = Field(
+        default_factory=list, description="The organisation's own non-working days."
+    )
     weekend: list[int] = Field(default=[5, 6], description="ISO weekday numbers - 1 (Mon=0).")
+
+    _calendar: holidays.HolidayBase = PrivateAttr()
+    # the calendar computes a year's holidays on first lookup: one request at a time does it
+    _calendar_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def model_post_init(self, _context: object) -> None:
         missing = set(RequestType) - set(self.targets)
@@ -32,6 +50,12 @@ class ServiceLevels(BaseModel):
             raise ValueError(f"service levels lack targets for: {sorted(m.value for m in missing)}")
         if any(days < 1 for days in [*self.targets.values(), *self.priority_caps.values()]):
             raise ValueError("targets and caps must be at least 1 business day")
+        try:
+            self._calendar = holidays.country_holidays(
+                self.holiday_country, subdiv=self.holiday_subdivision
+            )
+        except NotImplementedError as exc:  # how the package says "no such calendar"
+            raise ValueError(f"no holiday calendar: {exc}") from exc
 
     @classmethod
     def load(cls, path: Path) -> ServiceLevels:
@@ -43,12 +67,14 @@ class ServiceLevels(BaseModel):
         cap = self.priority_caps.get(priority)
         return min(days, cap) if cap else days
 
-    def is_business_day(self, day: dt.date) -> bool:
-        return day.weekday() not in self.weekend and day not in self._holiday_set
+    def is_holiday(self, day: dt.date) -> bool:
+        if day in self.company_holidays:
+            return True
+        with self._calendar_lock:
+            return day in self._calendar
 
-    @property
-    def _holiday_set(self) -> frozenset[dt.date]:
-        return frozenset(self.holidays)
+    def is_business_day(self, day: dt.date) -> bool:
+        return day.weekday() not in self.weekend and not self.is_holiday(day)
 
     def add_business_days(self, start: dt.date, days: int) -> dt.date:
         day = start
