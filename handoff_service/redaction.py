@@ -3,16 +3,24 @@
 What is redacted (the replacement keeps enough to talk about it, never enough to use it):
 
 - payment cards: 13-19 digits, optionally grouped by spaces or dashes, that pass the Luhn
-  check (every real card number does) -> ``[card ****1234]`` (last 4 digits kept);
+  check (every real card number does; ``stdnum.luhn``) -> ``[card ****1234]`` (last 4 digits
+  kept);
 - IBANs -> ``[IBAN ****1234]``;
 - card security codes written next to "CVV"/"CVC"/"código de seguridad" -> ``[CVV]``;
 - Spanish DNI/NIE (``12345678Z``, ``X1234567L``) -> ``[national ID]``;
 - US social security numbers (``123-45-6789``) -> ``[national ID]``.
+
+Cards need the check digit because a bare run of digits is often something else (an order
+reference, a phone number). IBANs, DNIs and NIEs are redacted by their shape alone, whether or
+not their check digits are right: nothing else in a support chat looks like them, and a number
+with one digit mistyped is still, nearly, someone's account or ID.
 """
 
 from __future__ import annotations
 
 import re
+
+from stdnum import luhn
 
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
 _CARD = re.compile(r"(?<![\w+])\d(?:[ -]?\d){12,}(?!\w)")
@@ -20,18 +28,6 @@ _CVV = re.compile(r"(?i)\b(cvv2?|cvc2?|cid|c[oó]digo de seguridad|security code
 _DNI = re.compile(r"(?i)\b\d{8}[ -]?[A-Z]\b")
 _NIE = re.compile(r"(?i)\b[XYZ][ -]?\d{7}[ -]?[A-Z]\b")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        d = int(char)
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
 
 
 def _redact_cards(text: str) -> str:
@@ -49,7 +45,7 @@ def _redact_cards(text: str) -> str:
                 break
             if (
                 len(digits) >= 13
-                and luhn_valid(digits)
+                and luhn.is_valid(digits)
                 and (best is None or len(digits) > len(best[2]))
             ):
                 best = (groups[i][0], groups[j][1], digits)

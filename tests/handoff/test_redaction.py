@@ -6,24 +6,20 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum import iban, luhn
+from stdnum.es import dni, nie
 
-from handoff_service.redaction import luhn_valid, redact
+from handoff_service.redaction import redact
 
 WORDS = st.text(alphabet="abcdefghij ñáé,.¿?", max_size=40)
-
-
-def _with_check_digit(body: str) -> str:
-    for digit in "0123456789":
-        if luhn_valid(body + digit):
-            return body + digit
-    raise AssertionError("unreachable")
 
 
 @st.composite
 def card_numbers(draw: st.DrawFn) -> str:
     length = draw(st.integers(min_value=13, max_value=19))
     body = draw(st.text(alphabet="0123456789", min_size=length - 1, max_size=length - 1))
-    return _with_check_digit(draw(st.sampled_from("3456")) + body[1:])
+    digits = draw(st.sampled_from("3456")) + body[1:]
+    return digits + luhn.calc_check_digit(digits)
 
 
 @st.composite
@@ -82,3 +78,17 @@ def test_examples() -> None:
     # numbers that cannot be cards are kept: order numbers, phones, dates
     kept = "Pedido VT-88123, tel +34 600 123 456, el 12/11/2026, ref 1234567890123"
     assert redact(kept) == kept
+
+
+def test_iban_and_ids_are_redacted_even_with_wrong_check_digits() -> None:
+    """Shape, not checksum, decides for IBAN/DNI/NIE: a mistyped number is still personal."""
+    bad_iban = "ES00 2100 0418 4502 0005 1332"
+    assert not iban.is_valid(bad_iban)
+    assert redact(f"IBAN {bad_iban}") == "IBAN [IBAN ****1332]"
+    assert not dni.is_valid("12345678A") and not nie.is_valid("X1234567A")
+    assert redact("DNI 12345678A, NIE X1234567A") == "DNI [national ID], NIE [national ID]"
+
+
+def test_digits_that_fail_the_card_check_are_kept() -> None:
+    assert not luhn.is_valid("4111111111111112")
+    assert redact("ref 4111 1111 1111 1112") == "ref 4111 1111 1111 1112"
