@@ -1,46 +1,39 @@
-"""HTTP client for the handoff service (``POST /v1/handoffs``, ``POST /v1/status``).
+"""HTTP client for the handoff service (``POST /v1/handoffs``, ``POST /v1/unanswered``,
+``POST /v1/status``).
 
-Configuration (environment variables, read when a client is created):
+Settings (:class:`actions.settings.ActionSettings`): ``HANDOFF_SERVICE_URL`` (default
+``http://localhost:8000``), ``HANDOFF_SERVICE_TOKEN`` (bearer token of a ``service`` account:
+``python -m handoff_service.cli create-token rasa-bot --role service``; none: nothing can be
+delivered, rows wait in the outbox) and ``HANDOFF_TIMEOUT_SECONDS`` (3: httpx timeout for
+connect, read, write and pool).
 
-=========================== ========================= ============================================
-variable                    default                   meaning
-=========================== ========================= ============================================
-``HANDOFF_SERVICE_URL``     ``http://localhost:8000`` base URL of the handoff service
-``HANDOFF_SERVICE_TOKEN``   (none)                    bearer token of a ``service`` account
-                                                      (``cli create-token rasa-bot --role service``)
-``HANDOFF_TIMEOUT_SECONDS`` ``3``                     httpx timeout (connect, read, write, pool)
-=========================== ========================= ============================================
+Outcomes of :meth:`HandoffClient.create_handoff` and :meth:`HandoffClient.record_unanswered`:
 
-Outcomes of :meth:`HandoffClient.create_handoff`:
-
-* 201/200 -> :class:`HandoffResult` (200 is the service's idempotent replay: same ticket);
+* 201/200 -> done (200 is the service's idempotent replay: the same ticket or record);
 * the service rejected the payload (400, 413, 415, 422) -> :class:`HandoffRejected`: a bug or a
   payload problem that resending will not fix;
 * anything else (timeout, connection error, 5xx, 429, 401/403 = a token problem an operator
   fixes, a missing token) -> :class:`HandoffUnavailable`: worth retrying later.
 
 The client is synchronous; async code (``async def run`` actions) calls it through
-``asyncio.to_thread`` (see :func:`actions.outbox.asubmit`).
+``asyncio.to_thread`` (see :meth:`actions.outbox.Outbox.asubmit_handoff`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from actions.settings import ActionSettings, get_settings
+
 logger = logging.getLogger(__name__)
 
-URL_ENV = "HANDOFF_SERVICE_URL"
-TOKEN_ENV = "HANDOFF_SERVICE_TOKEN"
-TIMEOUT_ENV = "HANDOFF_TIMEOUT_SECONDS"
-DEFAULT_URL = "http://localhost:8000"
-DEFAULT_TIMEOUT_SECONDS = 3.0
+TOKEN_ENV = "HANDOFF_SERVICE_TOKEN"  # named in log messages: what the operator sets
 
 # The request itself is wrong: sending it again cannot succeed.
 PERMANENT_STATUSES = frozenset({400, 413, 415, 422})
@@ -65,23 +58,17 @@ class HandoffRejected(HandoffError):
 
 @dataclass(frozen=True)
 class HandoffConfig:
-    url: str = DEFAULT_URL
-    token: str | None = None
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    url: str
+    token: str | None
+    timeout: float
 
     @classmethod
-    def from_env(cls) -> HandoffConfig:
-        raw_timeout = os.environ.get(TIMEOUT_ENV, str(DEFAULT_TIMEOUT_SECONDS))
-        try:
-            timeout = float(raw_timeout)
-        except ValueError as exc:
-            raise ValueError(f"{TIMEOUT_ENV} must be a number, got {raw_timeout!r}") from exc
-        if timeout <= 0:
-            raise ValueError(f"{TIMEOUT_ENV} must be positive, got {raw_timeout!r}")
+    def from_settings(cls, settings: ActionSettings) -> HandoffConfig:
+        token = settings.handoff_service_token
         return cls(
-            url=os.environ.get(URL_ENV, DEFAULT_URL).rstrip("/"),
-            token=os.environ.get(TOKEN_ENV) or None,
-            timeout=timeout,
+            url=settings.handoff_service_url,
+            token=token.get_secret_value() if token is not None else None,
+            timeout=settings.handoff_timeout_seconds,
         )
 
 
@@ -122,10 +109,8 @@ class TicketStatus:
 class HandoffClient:
     """One client per process is enough (httpx pools connections); thread-safe."""
 
-    def __init__(
-        self, config: HandoffConfig | None = None, transport: httpx.BaseTransport | None = None
-    ):
-        self.config = config or HandoffConfig.from_env()
+    def __init__(self, config: HandoffConfig, transport: httpx.BaseTransport | None = None):
+        self.config = config
         self._http = httpx.Client(
             base_url=self.config.url, timeout=self.config.timeout, transport=transport
         )
@@ -141,19 +126,27 @@ class HandoffClient:
 
     def create_handoff(self, payload: dict[str, Any]) -> HandoffResult:
         """Create (or get back) the ticket of ``payload["conversation_id"]``."""
+        response = self._post_as_bot("/v1/handoffs", payload)
+        return HandoffResult.from_response(response.json(), response.status_code == 201)
+
+    def record_unanswered(self, payload: dict[str, Any]) -> None:
+        """Record an unanswered question (``UnansweredIn``; a replay is answered 200)."""
+        self._post_as_bot("/v1/unanswered", payload)
+
+    def _post_as_bot(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        """POST with the bot's token; the response when it is 200 or 201."""
         if not self.config.token:
             logger.error(
-                "%s is not set: handoff %s cannot be sent (it stays in the outbox). Create a "
+                "%s is not set: %s of %s cannot be sent (it stays in the outbox). Create a "
                 "token with `python -m handoff_service.cli create-token rasa-bot --role service`.",
                 TOKEN_ENV,
+                path,
                 payload.get("conversation_id"),
             )
             raise HandoffUnavailable(f"{TOKEN_ENV} is not set")
-        response = self._post(
-            "/v1/handoffs", payload, {"Authorization": f"Bearer {self.config.token}"}
-        )
+        response = self._post(path, payload, {"Authorization": f"Bearer {self.config.token}"})
         if response.status_code in (200, 201):
-            return HandoffResult.from_response(response.json(), response.status_code == 201)
+            return response
         raise _error(response)
 
     def ticket_status(self, number: str, email: str) -> TicketStatus | None:
@@ -202,22 +195,26 @@ def _error(response: httpx.Response) -> HandoffError:
     return HandoffUnavailable(f"HTTP {response.status_code}: {detail}")
 
 
-_default: HandoffClient | None = None
-_default_lock = threading.Lock()
+_lock = threading.Lock()
+_installed: HandoffClient | None = None
+_built: tuple[ActionSettings, HandoffClient] | None = None
+
+
+def configure(client: HandoffClient | None) -> None:
+    """Install the process's client (tests); ``None``: back to the one built from settings."""
+    global _installed
+    with _lock:
+        _installed = client
 
 
 def default_client() -> HandoffClient:
-    """The process-wide client configured from the environment."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = HandoffClient()
-        return _default
-
-
-def create_handoff(payload: dict[str, Any]) -> HandoffResult:
-    return default_client().create_handoff(payload)
-
-
-def ticket_status(number: str, email: str) -> TicketStatus | None:
-    return default_client().ticket_status(number, email)
+    """The process's client: the installed one, else one built from
+    :func:`actions.settings.get_settings` (built again when other settings are installed)."""
+    global _built
+    with _lock:
+        if _installed is not None:
+            return _installed
+        current = get_settings()
+        if _built is None or _built[0] is not current:
+            _built = (current, HandoffClient(HandoffConfig.from_settings(current)))
+        return _built[1]

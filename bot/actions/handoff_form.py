@@ -8,23 +8,25 @@ the ``validate_*`` methods below clean and check it:
 * ``customer_name``: "Lucía Pérez", "my name is Lucía", "me llamo Lucía" -> the name; 1-100
   characters with a letter, no ``@``, at most 6 words.
 * ``email``: the first address found in the answer ("it's lucia@example.com."), checked with
-  :data:`EMAIL` (local part, ``@``, a domain with a dot and a TLD of 2+ letters; at most 254
-  characters) - stricter than the handoff service's own check, so it never rejects it.
+  :data:`EMAIL_PATTERN` (local part, ``@``, a domain with a dot and a TLD of 2+ letters) and
+  then with the handoff service's own ``Email`` type, so the service never rejects it.
 * ``order_number``: ``VT-`` and 5 to 10 digits (``VT-123456``; also typed as ``vt 123456``,
   ``#123456`` or just the digits), stored as ``VT-<digits>``. "I don't have it" / "no lo
   tengo" stores ``""`` (no order number). Required only when the conversation is about an
-  order: an article shown belongs to orders, shipping, returns, refunds or warranty, or the
-  customer's question names one of those (:func:`needs_order_number`).
-* ``description``: one line (3-500 characters); asked only when the conversation has no
-  question yet (``last_question`` is empty).
+  order: an article shown belongs to one of ``knowledge.articles.ORDER_CATEGORIES`` (orders,
+  shipping, returns, refunds, warranty), or the customer's question names one of those
+  (:func:`needs_order_number`).
+* ``description``: one line (3 characters up to the length of ``HandoffIn.summary``); asked
+  only when the conversation has no question yet (``last_question`` is empty).
 * ``contact_consent``: yes/no (the Yes/No buttons, the affirm/deny intents or the words).
   "No" ends the form without a ticket, like "cancel".
-* ``queried_ticket``: ``T-<year>-<6+ digits>``, upper-cased.
+* ``queried_ticket``: a ticket number (the service's ``TICKET_NUMBER_PATTERN``:
+  ``T-<year>-<6+ digits>``), upper-cased.
 
 At any point of a form the customer may correct what they said: an e-mail address anywhere in
 a message replaces ``email``; ``VT-...`` replaces ``order_number``; "my name is ..." / "me
 llamo ..." replaces ``customer_name``. "cancel" / "cancelar" (and a few synonyms, as the whole
-message) ends the form: ``contact_consent`` becomes False and ``action_handover`` says that
+message) ends the form: ``contact_consent`` becomes False and ``action_submit_handoff`` says that
 nothing was sent; the ticket status form just stops.
 
 The handoff form asks only for what is still unknown: the required slots are computed per
@@ -39,6 +41,7 @@ import unicodedata
 from abc import abstractmethod
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -57,6 +60,9 @@ from actions.conversation import (
     latest_text,
     shown_articles,
 )
+from actions.handoff_payload import MAX_SUMMARY_CHARS
+from handoff_service.schemas import TICKET_NUMBER_PATTERN, Email
+from knowledge.articles import ORDER_CATEGORIES
 
 DomainDict = dict[str, Any]
 
@@ -66,7 +72,11 @@ EMAIL_PATTERN = re.compile(
 )
 ORDER_PATTERN = re.compile(r"(?<![A-Za-z0-9])(?:VT[\s-]?|#)?(\d{5,10})(?!\d)", re.IGNORECASE)
 PREFIXED_ORDER_PATTERN = re.compile(r"(?<![A-Za-z0-9])VT[\s-]?(\d{5,10})(?!\d)", re.IGNORECASE)
-TICKET_PATTERN = re.compile(r"(?<![A-Za-z0-9])T-\d{4}-\d{6,}(?!\d)", re.IGNORECASE)
+# The service's anchored pattern, found anywhere in a message.
+TICKET_PATTERN = re.compile(
+    rf"(?<![A-Za-z0-9]){TICKET_NUMBER_PATTERN.removeprefix('^').removesuffix('$')}(?!\d)",
+    re.IGNORECASE,
+)
 NAME_PREFIX = re.compile(
     r"^\s*(?:my name is|my name's|name is|call me|i am|i'm|me llamo|mi nombre es|soy)\s+",
     re.IGNORECASE,
@@ -74,7 +84,6 @@ NAME_PREFIX = re.compile(
 CORRECTED_NAME = re.compile(
     r"^\s*(?:my name is|my name's|call me|me llamo|mi nombre es)\s+(.+)$", re.IGNORECASE
 )
-ORDER_CATEGORIES = frozenset({"orders", "shipping", "returns", "refunds", "warranty"})
 ORDER_WORDS = re.compile(
     r"\b(order|orders|parcel|package|delivery|delivered|shipping|shipment|return|returned|"
     r"refund|warranty|repair|pedido|pedidos|paquete|env[ií]o|entrega|entregado|devoluci[oó]n|"
@@ -115,11 +124,17 @@ def is_cancel(text: str | None) -> bool:
     return bool(text) and _normalise(text or "") in _CANCEL
 
 
+_SERVICE_EMAIL = TypeAdapter(Email)
+
+
 def find_email(text: str | None) -> str | None:
+    """The first address in ``text`` that the handoff service accepts."""
     for match in EMAIL_PATTERN.finditer(text or ""):
         address = match.group(0)
-        if len(address) <= 254:
-            return address
+        try:
+            return _SERVICE_EMAIL.validate_python(address)
+        except ValidationError:
+            continue
     return None
 
 
@@ -310,7 +325,7 @@ class ValidateHandoffForm(_CorrectableForm):
         if len(text) < 3 or text.startswith("/"):
             dispatcher.utter_message(response="utter_invalid_description")
             return {DESCRIPTION: None}
-        return {DESCRIPTION: text[:500]}
+        return {DESCRIPTION: text[:MAX_SUMMARY_CHARS]}
 
     def validate_contact_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -323,7 +338,7 @@ class ValidateHandoffForm(_CorrectableForm):
         if consent is None:
             dispatcher.utter_message(response="utter_invalid_contact_consent")
             return {CONTACT_CONSENT: None}
-        if not consent:  # "no" ends the form: action_handover confirms that nothing was sent
+        if not consent:  # "no" ends the form: action_submit_handoff confirms nothing was sent
             return {CONTACT_CONSENT: False, REQUESTED_SLOT: None}
         return {CONTACT_CONSENT: True}
 

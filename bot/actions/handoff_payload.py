@@ -1,16 +1,19 @@
 """The body of ``POST /v1/handoffs`` (``handoff_service.schemas.HandoffIn``) from a Tracker.
 
 Everything an agent needs so the customer never repeats themselves: the transcript of the
-current session (customer and bot messages with their times), the intent ranking of the latest
-customer message, the KB articles shown with the customer's feedback, language, channel, the
-customer's contact details (slots ``customer_name``/``name``, ``email``, ``phone``,
-``order_number`` when the domain has them), the handoff reason and an optional description.
+current session (customer and bot messages with their times), the intent ranking of the
+customer message that started the handoff, the KB articles shown with the customer's feedback,
+language, channel, the customer's contact details (slots ``customer_name``/``name``, ``email``,
+``phone``, ``order_number`` when the domain has them), the handoff reason and an optional
+description.
 
-The body is made valid here rather than rejected later by the service (a rejected handoff
-would need an operator): texts are trimmed to the schema's limits and control characters
-removed, lists keep their most recent items, contact details that the service would refuse
-are dropped. A conversation with no usable e-mail or phone raises :class:`MissingContact`:
-the bot must ask for one before handing over.
+The contract is the service's schema: limits, patterns and vocabularies are read from
+``handoff_service.schemas`` and ``handoff_service.vocabulary``, never re-typed here, and the
+outbox validates the body as ``HandoffIn`` before storing it. The body is made valid here
+rather than rejected (a rejected handoff would need an operator): texts are trimmed to the
+schema's limits and control characters removed, lists keep their most recent items, contact
+details that the schema refuses are dropped. A conversation with no usable e-mail or phone
+raises :class:`MissingContact`: the bot must ask for one before handing the conversation off.
 """
 
 from __future__ import annotations
@@ -19,45 +22,78 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+import typing
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from rasa_sdk import Tracker
 
 from actions.conversation import ShownArticle, current_language, shown_articles
+from handoff_service.schemas import (
+    MAX_KB_ARTICLES,
+    MAX_MESSAGE_CHARS,
+    MAX_RANKED_INTENTS,
+    MAX_TRANSCRIPT_MESSAGES,
+    ConversationId,
+    Customer,
+    Email,
+    HandoffIn,
+    Phone,
+    RankedIntent,
+)
+from handoff_service.schemas import ShownArticle as ShownArticleIn
+from handoff_service.vocabulary import Channel, Feedback, HandoffReason
 
 logger = logging.getLogger(__name__)
 
-# Limits of handoff_service/schemas.py (HandoffIn and its parts).
-MAX_TRANSCRIPT_MESSAGES = 300
-MAX_MESSAGE_CHARS = 4000
-MAX_RANKED_INTENTS = 20
-MAX_KB_ARTICLES = 20
-MAX_SUMMARY_CHARS = 500
-MAX_CONVERSATION_ID_CHARS = 128
 
-SERVICE_REASONS = frozenset(
-    {"customer_request", "low_confidence", "negative_feedback", "complaint", "sensitive_data"}
-)
-# The bot's own names for why it hands over (actions/handover.py) -> the service's reasons.
-BOT_REASONS = {"not_solved": "negative_feedback", "no_matching_article": "low_confidence"}
+def _constraints(annotation: Any) -> Iterator[Any]:
+    """The metadata (``StringConstraints``, ``MaxLen``, ...) inside an annotation, also
+    through ``Optional`` and nested ``Annotated``."""
+    yield from getattr(annotation, "__metadata__", ())
+    for arg in typing.get_args(annotation):
+        yield from _constraints(arg)
+
+
+def max_length(model: type[BaseModel], field: str) -> int:
+    """The schema's ``max_length`` of ``model.field`` (a string or a list)."""
+    info = model.model_fields[field]
+    for item in (*info.metadata, *_constraints(info.annotation)):
+        if getattr(item, "max_length", None) is not None:
+            return int(item.max_length)
+    raise LookupError(f"{model.__name__}.{field} has no max_length")
+
+
+MAX_SUMMARY_CHARS = max_length(HandoffIn, "summary")
+MAX_NAME_CHARS = max_length(Customer, "name")
+MAX_ORDER_NUMBER_CHARS = max_length(Customer, "order_number")
+MAX_INTENT_CHARS = max_length(RankedIntent, "name")
+MAX_ARTICLE_ID_CHARS = max_length(ShownArticleIn, "article_id")
+MAX_TITLE_CHARS = max_length(ShownArticleIn, "title")
+
+# The bot's own names for why it hands off (actions/handoff.py) -> the service's reasons.
+BOT_REASONS = {
+    "not_solved": HandoffReason.NEGATIVE_FEEDBACK,
+    "no_matching_article": HandoffReason.LOW_CONFIDENCE,
+}
 
 # Rasa input channel name -> the service's channel; unknown channels count as web.
 CHANNELS = {
-    "whatsapp": "whatsapp",
-    "twilio_whatsapp": "whatsapp",
-    "facebook": "social",
-    "instagram": "social",
-    "messenger": "social",
-    "telegram": "social",
-    "twitter": "social",
-    "slack": "social",
-    "email": "email",
-    "phone": "phone",
-    "voice": "phone",
-    "twilio_voice": "phone",
-    "audiocodes": "phone",
-    "jambonz": "phone",
+    "whatsapp": Channel.WHATSAPP,
+    "twilio_whatsapp": Channel.WHATSAPP,
+    "facebook": Channel.SOCIAL,
+    "instagram": Channel.SOCIAL,
+    "messenger": Channel.SOCIAL,
+    "telegram": Channel.SOCIAL,
+    "twitter": Channel.SOCIAL,
+    "slack": Channel.SOCIAL,
+    "email": Channel.EMAIL,
+    "phone": Channel.PHONE,
+    "voice": Channel.PHONE,
+    "twilio_voice": Channel.PHONE,
+    "audiocodes": Channel.PHONE,
+    "jambonz": Channel.PHONE,
 }
 
 # Slot names read for the customer (the first one that is set wins).
@@ -68,10 +104,19 @@ CUSTOMER_SLOTS = {
     "order_number": ("order_number",),
 }
 
+# Control characters the schema refuses (all but tab, newline and carriage return).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONVERSATION_ID = re.compile(r"^[A-Za-z0-9._:@-]+$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9 ().-]{6,25}$")
+_CONVERSATION_ID = TypeAdapter(ConversationId)
+_EMAIL = TypeAdapter(Email)
+_PHONE = TypeAdapter(Phone)
+
+
+def _valid(adapter: TypeAdapter[str], value: str) -> bool:
+    try:
+        adapter.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class MissingContact(ValueError):
@@ -97,8 +142,7 @@ def conversation_id(tracker: Tracker) -> str:
     sender = str(tracker.sender_id)
     started = _session_start(tracker)
     suffix = f":{int(started)}" if started is not None else ""
-    limit = MAX_CONVERSATION_ID_CHARS - len(suffix)
-    if not _CONVERSATION_ID.match(sender) or len(sender) > limit:
+    if not _valid(_CONVERSATION_ID, sender + suffix):
         sender = "sha256-" + hashlib.sha256(sender.encode("utf-8", "replace")).hexdigest()[:40]
     return sender + suffix
 
@@ -108,13 +152,15 @@ def build_handoff_payload(
     reason: str,
     description: str | None = None,
     articles: list[ShownArticle] | None = None,
+    trigger: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON body for ``POST /v1/handoffs``.
 
     ``reason``: one of the service's reasons, or the bot's ``not_solved`` /
     ``no_matching_article``. ``description``: optional summary (the service writes one when
     absent). ``articles`` overrides the ``kb_articles`` slot when the calling action has just
-    changed it (as :func:`actions.handover.hand_over` does).
+    changed it. ``trigger``: the parse data of the message that started the handoff, whose
+    intent ranking is sent instead of the latest message's (by default).
     """
     payload: dict[str, Any] = {
         "conversation_id": conversation_id(tracker),
@@ -122,7 +168,7 @@ def build_handoff_payload(
         "language": current_language(tracker),
         "channel": channel(tracker.get_latest_input_channel()),
         "transcript": transcript(tracker),
-        "intent_ranking": intent_ranking(tracker.latest_message),
+        "intent_ranking": intent_ranking(trigger or tracker.latest_message),
         "kb_articles": kb_articles(shown_articles(tracker) if articles is None else articles),
         "reason": service_reason(reason),
     }
@@ -134,16 +180,19 @@ def build_handoff_payload(
 
 
 def service_reason(reason: str) -> str:
-    mapped = BOT_REASONS.get(reason, reason)
-    if mapped not in SERVICE_REASONS:
-        known = sorted(SERVICE_REASONS | BOT_REASONS.keys())
-        raise ValueError(f"unknown handoff reason {reason!r}; expected one of {known}")
-    return mapped
+    if reason in BOT_REASONS:
+        return BOT_REASONS[reason].value
+    try:
+        return HandoffReason(reason).value
+    except ValueError:
+        known = sorted({*HandoffReason, *BOT_REASONS})
+        raise ValueError(f"unknown handoff reason {reason!r}; expected one of {known}") from None
 
 
 def channel(input_channel: str | None) -> str:
     name = (input_channel or "").lower()
-    return CHANNELS.get(name, "whatsapp" if "whatsapp" in name else "web")
+    default = Channel.WHATSAPP if "whatsapp" in name else Channel.WEB
+    return CHANNELS.get(name, default).value
 
 
 def customer(tracker: Tracker) -> dict[str, str]:
@@ -156,16 +205,16 @@ def customer(tracker: Tracker) -> dict[str, str]:
                 break
     result: dict[str, str] = {}
     if values.get("name"):
-        result["name"] = clean_text(values["name"], 200)
+        result["name"] = clean_text(values["name"], MAX_NAME_CHARS)
     if values.get("order_number"):
-        result["order_number"] = clean_text(values["order_number"], 64)
+        result["order_number"] = clean_text(values["order_number"], MAX_ORDER_NUMBER_CHARS)
     email = values.get("email", "")
-    if email and len(email) <= 254 and _EMAIL.match(email):
+    if email and _valid(_EMAIL, email):
         result["email"] = email
     elif email:
         logger.warning("handoff: the e-mail slot is not a valid address; left out")
     phone = values.get("phone", "")
-    if phone and _PHONE.match(phone):
+    if phone and _valid(_PHONE, phone):
         result["phone"] = phone
     elif phone:
         logger.warning("handoff: the phone slot is not a valid number; left out")
@@ -178,7 +227,8 @@ def customer(tracker: Tracker) -> dict[str, str]:
 
 
 def transcript(tracker: Tracker) -> list[dict[str, Any]]:
-    """Customer and bot messages of the current session, oldest first (the last 300).
+    """Customer and bot messages of the current session, oldest first (the most recent ones
+    the schema allows).
 
     A button click arrives as its payload (``/affirm``); it is shown as the button's title.
     """
@@ -226,7 +276,7 @@ def intent_ranking(latest_message: Mapping[str, Any] | None) -> list[dict[str, A
         confidence = float(confidence) if isinstance(confidence, int | float) else 0.0
         result.append(
             {
-                "name": clean_text(item["name"], 100),
+                "name": clean_text(item["name"], MAX_INTENT_CHARS),
                 "confidence": min(1.0, max(0.0, confidence)),
             }
         )
@@ -234,19 +284,24 @@ def intent_ranking(latest_message: Mapping[str, Any] | None) -> list[dict[str, A
 
 
 def kb_articles(articles: list[ShownArticle]) -> list[dict[str, Any]]:
-    """The articles shown, most recent 20, with ``helpful``/``not_helpful``/``none``."""
+    """The articles shown (the most recent ones the schema allows) with their feedback."""
     result = []
     for article in articles:
         if not article.get("article_id"):
             continue
         item: dict[str, Any] = {
-            "article_id": clean_text(article["article_id"], 120),
-            "feedback": article.get("feedback") or "none",
+            "article_id": clean_text(article["article_id"], MAX_ARTICLE_ID_CHARS),
+            "feedback": _feedback(article.get("feedback")),
         }
         if article.get("title"):
-            item["title"] = clean_text(article["title"], 300)
+            item["title"] = clean_text(article["title"], MAX_TITLE_CHARS)
         result.append(item)
     return result[-MAX_KB_ARTICLES:]
+
+
+def _feedback(value: Any) -> str:
+    """The service's feedback value; anything else (no answer yet) is ``none``."""
+    return value if value in set(Feedback) else Feedback.NONE.value
 
 
 def _session_events(tracker: Tracker) -> list[dict[str, Any]]:

@@ -15,9 +15,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import handoff_client
 from actions.conversation import EMAIL, QUERIED_TICKET, current_language
-from actions.handoff_client import HandoffError
+from actions.handoff_client import HandoffError, default_client
+from actions.settings import get_settings
 from actions.ticket_text import due_text
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class ActionTicketStatus(Action):
             dispatcher.utter_message(response="utter_status_cancelled")
             return done
         try:
-            status = await asyncio.to_thread(handoff_client.ticket_status, number, email)
+            status = await asyncio.to_thread(default_client().ticket_status, number, email)
         except HandoffError as exc:
             logger.warning("ticket status lookup failed: %s", exc)
             dispatcher.utter_message(response="utter_ticket_status_unavailable")
@@ -50,7 +50,7 @@ class ActionTicketStatus(Action):
             response="utter_ticket_status",
             number=status.number,
             status=status.status_text,
-            due=due_text(status.due_at, language),
+            due=due_text(status.due_at, language, get_settings().timezone),
         )
         if status.messages:
             dispatcher.utter_message(

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import uuid
 from pathlib import Path
@@ -20,7 +21,18 @@ from typing import Any
 import pytest
 from actions.handoff_client import HandoffClient, HandoffConfig
 from actions.handoff_payload import build_handoff_payload, conversation_id
-from actions.outbox import DELIVERED, FAILED, Outbox, OutboxSettings
+from actions.outbox import (
+    DELIVERED,
+    FAILED,
+    HANDOFF,
+    UNANSWERED,
+    Outbox,
+    OutboxSettings,
+    OutboxStore,
+    unanswered_key,
+)
+from actions.settings import ActionSettings
+from pydantic import ValidationError
 
 from handoff_service.schemas import TICKET_NUMBER_PATTERN
 from tests.bot.test_handoff_payload import ARTICLES, conversation, tracker
@@ -79,7 +91,7 @@ def test_delivered_at_once_when_the_service_is_up(
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
     [conversation] = new_ids(1)
 
-    entry = outbox.submit(conversation, payload(conversation))
+    entry = outbox.submit_handoff(payload(conversation))
 
     assert entry.state == DELIVERED
     assert entry.number and re.match(TICKET_NUMBER_PATTERN, entry.number)
@@ -90,7 +102,7 @@ def test_delivered_at_once_when_the_service_is_up(
     assert outbox.client.ticket_status(entry.number, "someone@else.com") is None
 
     posts = service.handoff_posts()
-    again = outbox.submit(conversation, payload(conversation))  # the same conversation again
+    again = outbox.submit_handoff(payload(conversation))  # the same conversation again
     assert again.number == entry.number
     assert service.handoff_posts() == posts  # answered from the outbox, nothing sent
 
@@ -102,7 +114,7 @@ def test_payload_built_from_a_tracker_becomes_the_ticket(
     key = conversation_id(chat)
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
 
-    entry = outbox.submit(key, build_handoff_payload(chat, "not_solved"))
+    entry = outbox.submit_handoff(build_handoff_payload(chat, "not_solved"))
 
     assert entry.delivered
     with service.api() as api:
@@ -123,7 +135,7 @@ def test_service_down_then_up_worker_delivers_exactly_once(
     [conversation] = new_ids(1)
     service.stop()
 
-    entry = outbox.submit(conversation, payload(conversation))
+    entry = outbox.submit_handoff(payload(conversation))
     assert entry.pending and entry.number is None
     assert "unreachable" in (entry.last_error or "")
 
@@ -147,7 +159,6 @@ def test_service_down_then_up_worker_delivers_exactly_once(
 WORKER_SCRIPT = """
 import sys, time
 from actions.handoff_client import HandoffClient, HandoffConfig
-from actions.handoff_payload import build_handoff_payload, conversation_id
 from actions.outbox import Outbox, OutboxSettings
 path, url, token = sys.argv[1:4]
 outbox = Outbox(OutboxSettings(path=__import__("pathlib").Path(path), backoff_base=0.05,
@@ -155,7 +166,7 @@ outbox = Outbox(OutboxSettings(path=__import__("pathlib").Path(path), backoff_ba
                 HandoffClient(HandoffConfig(url=url, token=token, timeout=10)))
 outbox.start_worker()
 deadline = time.monotonic() + 240
-while outbox.entries("pending") or outbox.entries("sending"):
+while outbox.entries(state="pending") or outbox.entries(state="sending"):
     if time.monotonic() > deadline:
         sys.exit("pending rows left")
     time.sleep(0.05)
@@ -171,9 +182,9 @@ def test_twenty_conversations_while_down_arrive_once_with_two_workers(
     ids = new_ids(20)
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
     service.stop()
-    entries = [outbox.submit(c, payload(c)) for c in ids]
+    entries = [outbox.submit_handoff(payload(c)) for c in ids]
     assert all(e.pending for e in entries)
-    assert len(outbox.entries("pending")) == 20
+    assert len(outbox.entries(HANDOFF, "pending")) == 20
 
     service.start()
     posts_before = service.handoff_posts()
@@ -204,16 +215,49 @@ def test_twenty_conversations_while_down_arrive_once_with_two_workers(
     assert service.metric("handoff_replays_total") == replays_before
 
 
-def test_rejected_payload_is_marked_failed_and_not_retried(
+def test_invalid_payload_never_enters_the_outbox(
     service: HandoffServiceProcess, outbox_path: Path
 ) -> None:
     outbox = make_outbox(outbox_path, service.url, service.bot_token)
     [conversation] = new_ids(1)
-    bad = payload(conversation, customer={"name": "No Contact"})  # no e-mail, no phone: 422
+    posts = service.handoff_posts()
+    no_contact = payload(conversation, customer={"name": "No Contact"})  # no e-mail, no phone
+    with pytest.raises(ValidationError, match="e-mail or a phone"):
+        outbox.submit_handoff(no_contact)
+    with pytest.raises(ValidationError, match="reason"):
+        outbox.submit_unanswered(question(conversation, reason="bored"))
+    assert outbox.entries() == []
+    assert service.handoff_posts() == posts
 
-    entry = outbox.submit(conversation, bad)
 
-    assert entry.state == FAILED and entry.attempts == 1
+def cli(outbox_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m actions.outbox ...`` run from ``bot/``, as an operator runs it."""
+    env = {**os.environ, "NIVEL0_OUTBOX_PATH": str(outbox_path)}
+    return subprocess.run(
+        [str(PYTHON), "-m", "actions.outbox", *args],
+        cwd=ROOT / "bot",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_rejected_row_is_failed_listed_and_retried_from_the_cli(
+    service: HandoffServiceProcess, outbox_path: Path
+) -> None:
+    """A row the service refuses (here: stored by a bot whose schema differs from the
+    service's, written straight into the table) is marked failed and not retried until an
+    operator asks for it with the CLI."""
+    outbox = make_outbox(outbox_path, service.url, service.bot_token)
+    [conversation] = new_ids(1)
+    bad = payload(conversation, customer={"name": "No Contact"})  # 422 at the service
+    assert outbox.store.put_pending(HANDOFF, conversation, conversation, json.dumps(bad))
+    assert outbox.run_pending() == 1
+
+    entry = outbox.lookup(conversation)
+    assert entry is not None and entry.state == FAILED and entry.attempts == 1
     assert "422" in (entry.last_error or "")
     posts = service.handoff_posts()
     assert outbox.run_pending() == 0  # the worker's pass does not pick failed rows
@@ -221,14 +265,73 @@ def test_rejected_payload_is_marked_failed_and_not_retried(
     assert service.handoff_posts() == posts
     assert conversation not in service.tickets_per_conversation()
 
-    assert outbox.retry_failed(conversation) == 1  # an operator asks for one more try
+    listing = cli(outbox_path, "list", "--failed")
+    assert listing.returncode == 0, listing.stderr
+    [header, row] = listing.stdout.splitlines()
+    assert header.split("\t")[:3] == ["id", "kind", "state"]
+    assert row.split("\t")[:6] == [str(entry.id), "handoff", "failed", "1", row.split("\t")[4],
+                                    conversation]  # fmt: skip
+    assert "422" in row
+
+    retried = cli(outbox_path, "retry", str(entry.id))  # an operator asks for one more try
+    assert retried.returncode == 0, retried.stderr
+    assert cli(outbox_path, "retry", str(entry.id)).returncode == 1  # not failed any more
     assert outbox.run_pending() == 1
     again = outbox.lookup(conversation)
     assert again is not None and again.state == FAILED and again.attempts == 2
+    assert cli(outbox_path, "retry", "--all-failed").stdout.startswith("1 failed rows")
 
-    fixed = outbox.submit(conversation, payload(conversation))  # a corrected payload
+    fixed = outbox.submit_handoff(payload(conversation))  # a corrected payload
     assert fixed.delivered
     assert service.tickets_per_conversation()[conversation] == 1
+    assert cli(outbox_path, "list", "--failed").stdout.splitlines()[1:] == []
+
+
+def question(conversation_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "conversation_id": conversation_id,
+        "language": "es",
+        "reason": "fallback",
+        "text": "¿vendéis muebles de jardín en Lisboa?",
+        "occurred_at": "2026-11-30T10:15:00+00:00",
+    }
+    body.update(overrides)
+    return body
+
+
+def unanswered(service: HandoffServiceProcess, conversation_ids: list[str]) -> list[dict]:
+    with service.api() as api:
+        response = api.get("/v1/unanswered", params={"limit": 1000})
+    response.raise_for_status()
+    return [r for r in response.json() if r["conversation_id"] in conversation_ids]
+
+
+def test_unanswered_questions_of_two_action_servers_reach_the_one_service(
+    service: HandoffServiceProcess, tmp_path: Path
+) -> None:
+    """Two replicas (an outbox file each) queue questions while the service is down; their
+    workers deliver them to the one service, a question queued twice is stored once, and the
+    delivered rows leave the outboxes."""
+    first = make_outbox(tmp_path / "a.db", service.url, service.bot_token)
+    second = make_outbox(tmp_path / "b.db", service.url, service.bot_token)
+    ids = new_ids(2)
+    service.stop()
+    assert first.submit_unanswered(question(ids[0]))
+    assert not first.submit_unanswered(question(ids[0]))  # the same question: one row
+    assert second.submit_unanswered(question(ids[1], language="en", text="garden chairs?"))
+    assert second.submit_unanswered(question(ids[0]))  # another replica saw it too
+    assert len(first.entries(UNANSWERED)) == 1 and len(second.entries(UNANSWERED)) == 2
+    assert first.run_pending() == 1 and first.entries(UNANSWERED)[0].pending
+
+    service.start()
+    for box in (first, second):
+        wait_until(lambda box=box: box.run_pending() and not box.entries(UNANSWERED), "delivery")
+    stored = unanswered(service, ids)
+    assert sorted((r["conversation_id"], r["language"], r["text"]) for r in stored) == [
+        (ids[0], "es", "¿vendéis muebles de jardín en Lisboa?"),
+        (ids[1], "en", "garden chairs?"),
+    ]
+    assert unanswered_key(question(ids[0])) != unanswered_key(question(ids[0], reason="handoff"))
 
 
 def test_slow_service_times_out_into_the_outbox(
@@ -240,7 +343,7 @@ def test_slow_service_times_out_into_the_outbox(
         silent.listen(8)
         slow_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         slow = make_outbox(outbox_path, slow_url, service.bot_token, timeout=0.5)
-        entry = slow.submit(conversation, payload(conversation))
+        entry = slow.submit_handoff(payload(conversation))
     assert entry.pending
     assert "timed out" in (entry.last_error or "")
 
@@ -254,11 +357,11 @@ def test_missing_or_refused_token_keeps_the_handoff(
 ) -> None:
     """A token problem is fixed by an operator, not by changing the payload: keep retrying."""
     [conversation] = new_ids(1)
-    entry = make_outbox(outbox_path, service.url, None).submit(conversation, payload(conversation))
+    entry = make_outbox(outbox_path, service.url, None).submit_handoff(payload(conversation))
     assert entry.pending
     assert "HANDOFF_SERVICE_TOKEN" in (entry.last_error or "")
     wrong = make_outbox(outbox_path, service.url, "not-a-token")
-    entry = wrong.submit(conversation, payload(conversation))
+    entry = wrong.submit_handoff(payload(conversation))
     assert entry.pending and entry.attempts == 2
     assert "HTTP 401" in (entry.last_error or "")
 
@@ -271,13 +374,12 @@ CRASH_SCRIPT = """
 import json, sys
 from pathlib import Path
 from actions.handoff_client import HandoffClient, HandoffConfig
-from actions.handoff_payload import build_handoff_payload, conversation_id
 from actions.outbox import Outbox, OutboxSettings
 path, url, body = sys.argv[1:4]
 payload = json.loads(body)
 outbox = Outbox(OutboxSettings(path=Path(path), lease=1.0),
                 HandoffClient(HandoffConfig(url=url, token="t", timeout=600)))
-outbox.submit(payload["conversation_id"], payload)
+outbox.submit_handoff(payload)
 """
 
 
@@ -311,15 +413,35 @@ def test_process_killed_while_sending_loses_nothing(
     assert service.tickets_per_conversation()[conversation] == 1
 
 
+def test_rows_of_the_handoffs_only_table_are_kept(outbox_path: Path) -> None:
+    """An outbox file of the previous version (table ``outbox``, one row per conversation)."""
+    with sqlite3.connect(outbox_path) as conn:
+        conn.execute(
+            "CREATE TABLE outbox (conversation_id TEXT PRIMARY KEY, payload TEXT NOT NULL, "
+            "state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL "
+            "NOT NULL, claimed_by TEXT, claimed_until REAL, last_error TEXT, ticket_number TEXT, "
+            "queue TEXT, due_at TEXT, ticket_status TEXT, created_at REAL NOT NULL, "
+            "updated_at REAL NOT NULL, delivered_at REAL)"
+        )
+        conn.execute(
+            "INSERT INTO outbox VALUES ('c-1', ?, 'pending', 2, 0, NULL, NULL, 'down', NULL, "
+            "NULL, NULL, NULL, 1, 1, NULL)",
+            (json.dumps(payload("c-1")),),
+        )
+    conn.close()
+    store = OutboxStore(outbox_path)
+    [entry] = store.entries()
+    assert (entry.kind, entry.key, entry.state, entry.attempts) == (HANDOFF, "c-1", "pending", 2)
+    assert entry.payload == payload("c-1")
+    assert OutboxStore(outbox_path).entries() == [entry]  # opened again: nothing to move
+
+
 def test_backoff_is_exponential_with_jitter_and_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NIVEL0_OUTBOX_BACKOFF_BASE_SECONDS", "2")
     monkeypatch.setenv("NIVEL0_OUTBOX_BACKOFF_MAX_SECONDS", "30")
-    settings = OutboxSettings.from_env()
+    settings = OutboxSettings.from_settings(ActionSettings())
     for attempt in range(1, 40):
         ceiling = min(30.0, 2.0 * 2 ** (attempt - 1))
         delays = {settings.backoff(attempt) for _ in range(20)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(delays) > 1  # jittered
-    monkeypatch.setenv("NIVEL0_OUTBOX_POLL_SECONDS", "soon")
-    with pytest.raises(ValueError, match="NIVEL0_OUTBOX_POLL_SECONDS must be a number"):
-        OutboxSettings.from_env()

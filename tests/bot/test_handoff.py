@@ -1,11 +1,11 @@
-"""action_handover, the ticket announcement and action_ticket_status against the REAL handoff
+"""action_submit_handoff, the ticket announcement and action_ticket_status against the REAL handoff
 service (a subprocess: tests/support/handoff_service.py); "down" is a port nobody listens on.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +13,13 @@ from actions import handoff_client, outbox
 from actions.actions import (
     ActionAnnounceTicket,
     ActionFeedbackNo,
-    ActionHandover,
     ActionSearchKb,
+    ActionStartHandoff,
+    ActionSubmitHandoff,
 )
-from actions.actions import ActionStartHandover as StartHandover
 from actions.handoff_client import HandoffClient, HandoffConfig
 from actions.handoff_payload import conversation_id
-from actions.outbox import Outbox, OutboxSettings
+from actions.outbox import HANDOFF, Outbox, OutboxSettings
 from actions.ticket_status import ActionTicketStatus
 
 from handoff_service.schemas import TICKET_NUMBER_PATTERN
@@ -31,13 +31,21 @@ pytestmark = pytest.mark.usefixtures("knowledge_base")
 REFUND_QUESTION = {"en": "how long does a refund take", "es": "cuánto tarda el reembolso"}
 
 
-def use_service(monkeypatch: pytest.MonkeyPatch, path: Path, url: str, token: str | None) -> Outbox:
-    """Point the action server's outbox and client (process-wide defaults) at ``url``."""
-    client = HandoffClient(HandoffConfig(url=url, token=token, timeout=5))
-    box = Outbox(OutboxSettings(path=path, backoff_base=0.05, backoff_max=0.2, poll=0.05), client)
-    monkeypatch.setattr(outbox, "_default", box)
-    monkeypatch.setattr(handoff_client, "_default", client)
-    return box
+@pytest.fixture
+def use_service() -> Iterator[Callable[[Path, str, str | None], Outbox]]:
+    """``use_service(path, url, token)`` points the process's outbox and client at ``url``."""
+
+    def install(path: Path, url: str, token: str | None) -> Outbox:
+        client = HandoffClient(HandoffConfig(url=url, token=token, timeout=5))
+        settings = OutboxSettings(path=path, backoff_base=0.05, backoff_max=0.2, poll=0.05)
+        box = Outbox(settings, client)
+        outbox.configure(box)
+        handoff_client.configure(client)
+        return box
+
+    yield install
+    outbox.configure(None)
+    handoff_client.configure(None)
 
 
 @pytest.fixture
@@ -50,13 +58,13 @@ def outbox_path(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path / "outbox.db"
 
 
-def handed_over_conversation(sender: str, language: str = "en") -> Conversation:
-    """Question, two unhelpful articles, handover, handoff form filled in."""
+def handed_off_conversation(sender: str, language: str = "en") -> Conversation:
+    """Question, two unhelpful articles, handoff started, handoff form filled in."""
     conversation = Conversation(language, sender_id=sender)
     conversation.run(ActionSearchKb(), REFUND_QUESTION[language])
     conversation.run(ActionFeedbackNo(), "/deny", intent="deny")
     messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
-    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+    assert responses(messages) == ["utter_no_more_articles", "utter_handoff"]
     assert conversation.active_loop == "handoff_form"
     conversation.slots.update(
         customer_name="Lucía Pérez",
@@ -70,12 +78,12 @@ def handed_over_conversation(sender: str, language: str = "en") -> Conversation:
 def test_delivered_handoff_tells_number_queue_and_due_date(
     service: HandoffServiceProcess,
     outbox_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    use_service: Callable[[Path, str, str | None], Outbox],
 ) -> None:
-    use_service(monkeypatch, outbox_path, service.url, service.bot_token)
-    conversation = handed_over_conversation("web-delivered-1")
+    use_service(outbox_path, service.url, service.bot_token)
+    conversation = handed_off_conversation("web-delivered-1")
 
-    messages, _ = conversation.run(ActionHandover(), "/affirm", intent="affirm")
+    messages, _ = conversation.run(ActionSubmitHandoff(), "/affirm", intent="affirm")
 
     assert responses(messages) == ["utter_handoff_created"]
     number = messages[0]["number"]
@@ -84,7 +92,7 @@ def test_delivered_handoff_tells_number_queue_and_due_date(
     assert messages[0]["due"].startswith("no later than ")
     assert conversation.slots["ticket_number"] == number
     assert conversation.slots["handoff_pending"] is False
-    assert conversation.slots["contact_consent"] is None  # reset for a later handover
+    assert conversation.slots["contact_consent"] is None  # reset for a later handoff
 
     with service.api() as api:
         ticket = api.get(f"/v1/tickets/{number}").json()
@@ -95,12 +103,12 @@ def test_delivered_handoff_tells_number_queue_and_due_date(
     assert ticket["order_number"] == "VT-123456"
     assert ticket["language"] == "en" and ticket["channel"] == "web"
     assert [a["feedback"] for a in ticket["kb_articles"]] == ["not_helpful", "not_helpful"]
-    # The ranking of the message that triggered the handover, not of the form's "yes".
+    # The ranking of the message that started the handoff, not of the form's "yes".
     assert ticket["intent_ranking"][0]["name"] == "deny"
     assert ticket["transcript"][0] == {**ticket["transcript"][0], "text": REFUND_QUESTION["en"]}
 
     # Asking for a person again in the same conversation: the same ticket, no new form.
-    messages, events = conversation.run(StartHandover(), "talk to a human", "request_human")
+    messages, events = conversation.run(ActionStartHandoff(), "talk to a human", "request_human")
     assert responses(messages) == ["utter_handoff_already_created"]
     assert messages[0]["number"] == number
     assert not any(e["event"] == "followup" for e in events)
@@ -111,23 +119,25 @@ def test_service_down_records_then_announces_the_number_on_the_next_message(
     service: HandoffServiceProcess,
     outbox_path: Path,
     down_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    use_service: Callable[[Path, str, str | None], Outbox],
 ) -> None:
-    use_service(monkeypatch, outbox_path, down_url, service.bot_token)
-    conversation = handed_over_conversation("web-pending-1", "es")
+    use_service(outbox_path, down_url, service.bot_token)
+    conversation = handed_off_conversation("web-pending-1", "es")
 
-    messages, _ = conversation.run(ActionHandover(), "sí", intent="affirm")
+    messages, _ = conversation.run(ActionSubmitHandoff(), "sí", intent="affirm")
     assert responses(messages) == ["utter_handoff_recorded"]
     assert conversation.slots["handoff_pending"] is True
     assert conversation.slots["ticket_number"] is None
 
-    # Still down: the next message says nothing about it; a new handover says it is recorded.
+    # Still down: the next message says nothing about it; a new handoff says it is recorded.
     messages, _ = conversation.run(ActionAnnounceTicket(), "hola")
     assert responses(messages) == []
-    messages, _ = conversation.run(StartHandover(), "quiero hablar con alguien", "request_human")
+    messages, _ = conversation.run(
+        ActionStartHandoff(), "quiero hablar con alguien", "request_human"
+    )
     assert responses(messages) == ["utter_handoff_already_recorded"]
 
-    box = use_service(monkeypatch, outbox_path, service.url, service.bot_token)
+    box = use_service(outbox_path, service.url, service.bot_token)
     box.start_worker()
     try:
         key = conversation_id(conversation.tracker("x"))
@@ -151,15 +161,17 @@ def test_service_down_records_then_announces_the_number_on_the_next_message(
     assert service.tickets_per_conversation()[key] == 1
 
 
-def test_cancelled_form_sends_nothing(outbox_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    box = use_service(monkeypatch, outbox_path, "http://127.0.0.1:9", "token")
-    conversation = handed_over_conversation("web-cancel-1")
+def test_cancelled_form_sends_nothing(
+    outbox_path: Path, use_service: Callable[[Path, str, str | None], Outbox]
+) -> None:
+    box = use_service(outbox_path, "http://127.0.0.1:9", "token")
+    conversation = handed_off_conversation("web-cancel-1")
     conversation.slots["contact_consent"] = False
 
-    messages, _ = conversation.run(ActionHandover(), "cancel", intent="deny")
+    messages, _ = conversation.run(ActionSubmitHandoff(), "cancel", intent="deny")
 
     assert responses(messages) == ["utter_handoff_cancelled"]
-    assert box.entries() == []
+    assert box.entries(HANDOFF) == []
     assert conversation.slots["handoff_pending"] is None
     assert conversation.slots["ticket_number"] is None
 
@@ -168,11 +180,11 @@ def test_ticket_status(
     service: HandoffServiceProcess,
     outbox_path: Path,
     down_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    use_service: Callable[[Path, str, str | None], Outbox],
 ) -> None:
-    use_service(monkeypatch, outbox_path, service.url, service.bot_token)
-    first = handed_over_conversation("web-status-1")
-    messages, _ = first.run(ActionHandover(), "yes", intent="affirm")
+    use_service(outbox_path, service.url, service.bot_token)
+    first = handed_off_conversation("web-status-1")
+    messages, _ = first.run(ActionSubmitHandoff(), "yes", intent="affirm")
     number = messages[0]["number"]
 
     later = Conversation("en", sender_id="web-status-2")  # a later conversation
@@ -195,7 +207,7 @@ def test_ticket_status(
     messages, _ = later.run(ActionTicketStatus(), "cancel", intent="inform")  # form cancelled
     assert responses(messages) == ["utter_status_cancelled"]
 
-    use_service(monkeypatch, outbox_path, down_url, service.bot_token)
+    use_service(outbox_path, down_url, service.bot_token)
     later.slots.update(queried_ticket=number, email="lucia@example.com")
     messages, _ = later.run(ActionTicketStatus(), "lucia@example.com", intent="inform")
     assert responses(messages) == ["utter_ticket_status_unavailable"]

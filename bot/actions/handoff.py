@@ -1,20 +1,22 @@
-"""Handing the conversation over to a tier-1 agent through the handoff service.
+"""Handing the conversation off to a tier-1 agent through the handoff service.
 
-1. :func:`hand_over` starts it (the customer asked for a person, complained, raised a sensitive
-   topic, or the articles did not help): it says a person will take over and starts
+1. :func:`start_handoff` starts it (the customer asked for a person, complained, raised a
+   sensitive topic, or the articles did not help): it says a person will take over and starts
    ``handoff_form`` (``FollowupAction``), which asks only for the contact details still missing
-   (``actions/handoff_form.py``). A conversation that already handed over is told its number
+   (``actions/handoff_form.py``). A conversation that already handed off is told its number
    (or that its request is recorded) instead.
-2. ``action_handover`` runs when the form is done. :func:`request_handover` - the single place
-   where the handoff service is called - builds the payload (transcript, intent ranking of the
-   message that triggered the handover, KB articles with feedback, slots, language, channel;
-   ``actions/handoff_payload.py``) and stores it in the persistent outbox, which posts it with
-   the conversation id as idempotency key (``actions/outbox.py``). If the service answers, the
-   customer gets the ticket number, queue and due date; if it is down or slow, the handoff
+2. ``action_submit_handoff`` runs when the form is done (:func:`submit_handoff`).
+   :func:`send_handoff` - the single place where a handoff is sent - builds the payload
+   (transcript, intent ranking of the message that started the handoff, KB articles with
+   feedback, slots, language, channel; ``actions/handoff_payload.py``) and submits it to the
+   persistent outbox, which validates it as the service's ``HandoffIn``, stores it and posts it
+   with the conversation id as idempotency key (``actions/outbox/``). If the service answers,
+   the customer gets the ticket number, queue and due date; if it is down or slow, the handoff
    stays in the outbox, the background worker retries it, and the customer is told that the
    request is recorded and will be answered by e-mail.
-3. :func:`announce_ticket` runs on every later customer message (from ``action_detect_language``):
-   once the outbox has delivered a pending handoff, the customer is told its number.
+3. :func:`announce_ticket` runs on every later customer message (from
+   ``action_validate_slot_mappings``): once the outbox has delivered a pending handoff, the
+   customer is told its number.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import outbox
 from actions.conversation import (
     CONTACT_CONSENT,
     DESCRIPTION,
@@ -43,8 +44,9 @@ from actions.conversation import (
 )
 from actions.gaps import HANDOFF, record_gap
 from actions.handoff_client import HandoffResult
-from actions.handoff_payload import build_handoff_payload, conversation_id, intent_ranking
-from actions.outbox import OutboxEntry
+from actions.handoff_payload import build_handoff_payload, conversation_id
+from actions.outbox import OutboxEntry, default_outbox
+from actions.settings import get_settings
 from actions.ticket_text import due_text, queue_text
 
 logger = logging.getLogger(__name__)
@@ -52,14 +54,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_REASON = "customer_request"
 
 
-def hand_over(
+def start_handoff(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
     reason: str,
-    response: str = "utter_handover",
+    response: str = "utter_handoff",
     question: str | None = None,
 ) -> list[EventType]:
-    """Start the handover: say so, then run ``handoff_form`` (or say it exists already).
+    """Start the handoff: say so, then run ``handoff_form`` (or say it exists already).
 
     ``question``: the customer's question when it is not in ``last_question`` yet.
     """
@@ -87,29 +89,29 @@ def hand_over(
 def _existing(tracker: Tracker, key: str) -> OutboxEntry | None:
     """This conversation's handoff, if it was already sent or stored."""
     if not tracker.get_slot(TICKET_NUMBER) and not tracker.get_slot(HANDOFF_PENDING):
-        return None  # nothing was handed over in this conversation: no need to ask the outbox
+        return None  # nothing was handed off in this conversation: no need to ask the outbox
     try:
-        return outbox.lookup(key)
+        return default_outbox().lookup(key)
     except Exception:
         logger.exception("outbox lookup failed for %s", key)
         return None
 
 
-async def request_handover(tracker: Tracker, reason: str) -> OutboxEntry:
+async def send_handoff(tracker: Tracker, reason: str) -> OutboxEntry:
     """Send the handoff: store it in the outbox and try to deliver it now (see module doc).
 
-    Raises :class:`actions.handoff_payload.MissingContact` without e-mail/phone and the outbox's
-    storage errors (then nothing was stored).
+    Raises :class:`actions.handoff_payload.MissingContact` without e-mail/phone,
+    ``pydantic.ValidationError`` for a payload ``HandoffIn`` refuses and the outbox's storage
+    errors (in all three cases nothing was stored).
     """
-    payload = build_handoff_payload(tracker, reason, tracker.get_slot(DESCRIPTION))
-    trigger = triggering_message(tracker)
-    if trigger is not None:
-        payload["intent_ranking"] = intent_ranking(trigger)
-    return await outbox.asubmit(payload["conversation_id"], payload)
+    payload = build_handoff_payload(
+        tracker, reason, tracker.get_slot(DESCRIPTION), trigger=triggering_message(tracker)
+    )
+    return await default_outbox().asubmit_handoff(payload)
 
 
 def triggering_message(tracker: Tracker) -> dict[str, Any] | None:
-    """Parse data of the customer message that started the handover (the last one before the
+    """Parse data of the customer message that started the handoff (the last one before the
     form started), whose intent ranking tells the agent more than the form's "yes"."""
     last_user: dict[str, Any] | None = None
     trigger: dict[str, Any] | None = None
@@ -129,7 +131,7 @@ def ticket_message_params(
         "number": ticket.number,
         "queue": queue,
         "queue_capitalized": queue[:1].upper() + queue[1:],
-        "due": due_text(ticket.due_at, language),
+        "due": due_text(ticket.due_at, language, get_settings().timezone),
     }
 
 
@@ -140,7 +142,7 @@ def announce_ticket(
     if not tracker.get_slot(HANDOFF_PENDING) or tracker.get_slot(TICKET_NUMBER):
         return []
     try:
-        entry = outbox.lookup(conversation_id(tracker))
+        entry = default_outbox().lookup(conversation_id(tracker))
     except Exception:
         logger.exception("outbox lookup failed")
         return []
@@ -151,10 +153,10 @@ def announce_ticket(
     return [SlotSet(TICKET_NUMBER, entry.number), SlotSet(HANDOFF_PENDING, False)]
 
 
-async def submit_handover(
+async def submit_handoff(
     dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
 ) -> list[EventType]:
-    """``action_handover``: the form is done - send the handoff, or confirm the cancel."""
+    """``action_submit_handoff``: the form is done - send the handoff, or confirm the cancel."""
     done: list[EventType] = [
         SlotSet(CONTACT_CONSENT, None),
         SlotSet(REQUESTED_SLOT, None),
@@ -166,7 +168,7 @@ async def submit_handover(
         return done
     reason = tracker.get_slot(HANDOFF_REASON) or DEFAULT_REASON
     try:
-        entry = await request_handover(tracker, reason)
+        entry = await send_handoff(tracker, reason)
     except Exception:
         logger.exception("handoff of %s could not be stored", tracker.sender_id)
         dispatcher.utter_message(response="utter_handoff_failed")
