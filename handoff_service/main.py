@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from handoff_service import __doc__ as package_doc
+from handoff_service import console
 from handoff_service.context import AppContext
 from handoff_service.db import make_engine, make_session_factory
 from handoff_service.due_dates import ServiceLevels
@@ -26,7 +27,6 @@ from handoff_service.migrate import upgrade
 from handoff_service.routers import (
     admin,
     agents,
-    console,
     customers,
     handoffs,
     health,

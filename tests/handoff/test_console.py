@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy import select, update
 
+from handoff_service.console.filters import duration, event_value
+from handoff_service.console.session import SESSION_COOKIE
 from handoff_service.models import ApiToken, ConsoleSession, Ticket, utcnow
-from handoff_service.routers.console import SESSION_COOKIE, duration, event_value
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
