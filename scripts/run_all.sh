@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start the whole nivel0 stack in the foreground; Ctrl-C (or any process dying) stops all of it.
 # Ports come from the environment, with the defaults documented in the README.
+# `scripts/run_all.sh action-server` starts only the action server, in the foreground, with the
+# same command, directory and environment as in the stack (the end-to-end tests start it so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +11,20 @@ export HANDOFF_PORT HELP_CENTER_PORT
 export RASA_TELEMETRY_ENABLED="${RASA_TELEMETRY_ENABLED:-false}"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:${ACTION_SERVER_PORT}/webhook}"
+export HANDOFF_SERVICE_URL="${HANDOFF_SERVICE_URL:-http://localhost:${HANDOFF_PORT}}"
 ROOT="$PWD"
+
+# The action server runs from bot/ with the project root on PYTHONPATH (it imports knowledge/);
+# its settings resolve relative paths against the project root, not bot/. It loads the embedding
+# model and the index before it serves, and exits at once if the configured model is missing.
+action_server() {
+    cd "$ROOT/bot"
+    PYTHONPATH="$ROOT" exec "$ROOT/.venv/bin/python" -m rasa_sdk --actions actions \
+        --port "$ACTION_SERVER_PORT"
+}
+if [ "${1:-}" = action-server ]; then
+    action_server
+fi
 
 # First start on a laptop: the bot's service token and an admin token for the agent console are
 # created once and kept in var/secrets/ (git-ignored, mode 600). In production set
@@ -28,7 +43,6 @@ if [ ! -s "$SECRETS/admin-token" ]; then
         > "$SECRETS/admin-token")
 fi
 export HANDOFF_SERVICE_TOKEN
-export HANDOFF_SERVICE_URL="${HANDOFF_SERVICE_URL:-http://localhost:${HANDOFF_PORT}}"
 echo "agent console   -> http://localhost:${HANDOFF_PORT}/console  (admin token: var/secrets/admin-token)"
 
 trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM
@@ -40,7 +54,7 @@ echo "website + help  -> http://localhost:${HELP_CENTER_PORT}/  (help centre: /h
 "$ROOT/.venv/bin/python" -m help_center &
 
 echo "action server   -> http://localhost:${ACTION_SERVER_PORT}/health"
-(cd bot && PYTHONPATH="$ROOT" exec "$ROOT/.venv/bin/python" -m rasa_sdk --actions actions --port "$ACTION_SERVER_PORT") &
+(action_server) &
 
 echo "rasa server     -> http://localhost:${RASA_PORT}/webhooks/rest/webhook"
 (cd bot && exec "$ROOT/.venv-rasa/bin/rasa" run -m models/nivel0.tar.gz --port "$RASA_PORT" \

@@ -1,16 +1,25 @@
 """Custom actions of the nivel0 Rasa bot (run with ``python -m rasa_sdk --actions actions``).
 
-Modules: ``language`` (customer language detection), ``kb`` (shared knowledge-base instance),
-``conversation`` (slot names and helpers for the articles shown), ``actions`` (the Rasa
-actions for answers and feedback), ``handover`` (starting and sending the tier-1 handoff),
-``handoff_form`` (validation of the handoff and ticket-status forms), ``ticket_status``,
-``handoff_client`` / ``outbox`` / ``handoff_payload`` (delivery to the handoff service),
-``ticket_text`` (queue and due date in plain words), ``sensitive``, ``gaps``.
+Modules: ``settings`` (the action server's configuration), ``language`` (customer language
+detection), ``kb`` (the process's knowledge service), ``conversation`` (slot names and helpers
+for the articles shown), ``actions`` (the Rasa actions for answers and feedback), ``handoff``
+(starting and sending the tier-1 handoff), ``handoff_form`` (validation of the handoff and
+ticket-status forms), ``ticket_status``, ``handoff_client`` / ``outbox`` / ``handoff_payload``
+(delivery to the handoff service), ``ticket_text`` (queue and due date in plain words),
+``sensitive``, ``gaps``.
 
-When the action server imports this package it starts the outbox's retry worker (a daemon
-thread that delivers handoffs stored while the handoff service was down). Other importers
-(tests, scripts) do not; ``NIVEL0_OUTBOX_WORKER=false`` turns it off in the action server too
-(e.g. when a separate process runs the worker).
+The action server is two processes: the one ``python -m rasa_sdk`` runs (it registers the
+actions, then manages Sanic's worker) and the Sanic worker it spawns, which answers Rasa's
+calls. On start-up the first builds the settings once (:func:`actions.settings.configure`),
+checks that the configured embedding model is there, logs ``serving embedding model <identity>
+from <path>`` and starts the outbox's retry worker (a daemon thread that delivers what was
+stored while the handoff service was down; ``NIVEL0_OUTBOX_WORKER=false`` turns it off, e.g.
+when a separate process runs it). Invalid settings or a missing model stop it there with the
+reason and exit status 1: rasa_sdk only stops by itself on an ``ImportError``, and a
+half-configured server must not start answering. The Sanic worker starts loading the model and
+the index as soon as it imports this package, in the background (Sanic gives a worker 30 s to
+report ready, less than a first index build can take), so the first customer does not wait
+for them. Other importers (tests, scripts) do none of this.
 """
 
 from __future__ import annotations
@@ -19,20 +28,50 @@ import logging
 import os
 import sys
 
-WORKER_ENV = "NIVEL0_OUTBOX_WORKER"
+from pydantic import ValidationError
+
+#: Sanic names its serving worker processes ``Sanic-Server-<n>-<m>`` (``SANIC_WORKER_NAME``).
+_SANIC_SERVER_PREFIX = "Sanic-Server"
 
 
-def _in_action_server() -> bool:
+def _process_role() -> str | None:
+    """``"main"`` (the ``python -m rasa_sdk`` process), ``"server"`` (its Sanic worker) or
+    None (any other importer)."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return getattr(spec, "name", None) == "rasa_sdk.__main__"
+    if getattr(spec, "name", None) == "rasa_sdk.__main__":
+        return "main"
+    if os.environ.get("SANIC_WORKER_NAME", "").startswith(_SANIC_SERVER_PREFIX):
+        return "server"
+    return None
 
 
-if _in_action_server() and os.environ.get(WORKER_ENV, "true").strip().lower() not in (
-    "0",
-    "false",
-    "no",
-):
-    from actions import outbox
+def _start_main() -> None:
+    from actions import settings
+    from knowledge.embedding import model_identity
 
-    outbox.start_worker()
-    logging.getLogger(__name__).info("handoff outbox worker started")
+    logger = logging.getLogger(__name__)
+    try:
+        configured = settings.configure()
+        model_path = configured.knowledge.model_path
+    except (ValidationError, FileNotFoundError) as exc:
+        logger.error("action server not started: %s", exc)
+        raise SystemExit(1) from exc
+    logger.info("serving embedding model %s from %s", model_identity(model_path), model_path)
+    if configured.outbox_worker:
+        from actions import outbox
+
+        outbox.default_outbox().start_worker()
+        logger.info("handoff outbox worker started")
+
+
+def _start_server() -> None:
+    from actions import kb, settings
+
+    kb.warm_up(settings.configure().knowledge)
+
+
+_role = _process_role()
+if _role == "main":
+    _start_main()
+elif _role == "server":
+    _start_server()

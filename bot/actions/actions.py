@@ -1,14 +1,13 @@
-"""The Rasa custom actions: language slot, KB answer/clarify/fallback, feedback and handover.
+"""The Rasa custom actions: language slot, KB answer/clarify/fallback, feedback and handoff.
 
-The handoff form's validation is in ``handoff_form.py``, the handover itself in
-``handover.py`` and the ticket status question in ``ticket_status.py``.
+The handoff form's validation is in ``handoff_form.py``, the handoff itself in
+``handoff.py`` and the ticket status question in ``ticket_status.py``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from typing import Any
 
@@ -35,19 +34,18 @@ from actions.conversation import (
     with_feedback,
 )
 from actions.gaps import FALLBACK, NEGATIVE_FEEDBACK, record_gap
+from actions.handoff import announce_ticket, start_handoff, submit_handoff
 from actions.handoff_payload import conversation_id
-from actions.handover import announce_ticket, hand_over, submit_handover
 from actions.language import resolve_language
 from actions.sensitive import is_sensitive
+from actions.settings import get_settings
 from knowledge.articles import Article
-from knowledge.reload import ReloadingKnowledgeBase
-from knowledge.search import Band, SearchOutcome
+from knowledge.search import Band, Hit, SearchOutcome
+from knowledge.service import KnowledgeService
 
 logger = logging.getLogger(__name__)
 
 SEARCH_K = 3
-MAX_ARTICLES_PER_QUESTION_ENV = "NIVEL0_MAX_ARTICLES_PER_QUESTION"
-DEFAULT_MAX_ARTICLES_PER_QUESTION = 2  # the answer and one next-best article
 
 DomainDict = dict[str, Any]
 
@@ -61,7 +59,6 @@ class ActionDetectLanguage(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        kb.warm_up()
         current = tracker.get_slot(LANGUAGE)
         language = resolve_language(latest_text(tracker), latest_metadata(tracker), current)
         return [] if language == current else [SlotSet(LANGUAGE, language)]
@@ -124,9 +121,10 @@ class ActionShowArticle(Action):
             dispatcher.utter_message(response="utter_article_not_found")
             return []
         remaining = [c for c in candidates if c != article_id]
+        question = tracker.get_slot(LAST_QUESTION)
         return [
             SlotSet(KB_CANDIDATES, remaining),
-            *show_article(dispatcher, tracker, article, None, tracker.get_slot(LAST_QUESTION)),
+            *show_article(dispatcher, tracker, knowledge, article, None, question),
         ]
 
 
@@ -156,7 +154,7 @@ class ActionFeedbackYes(Action):
 
 
 class ActionFeedbackNo(Action):
-    """ "No": offer the next close-enough article not shown yet for this question, or hand over.
+    """ "No": offer the next close-enough article not shown yet for this question, or hand off.
 
     A "no" to the clarify question ("None of these") hands over as well; without an open
     question the message is searched like any other (see :class:`ActionFeedbackYes`).
@@ -171,7 +169,7 @@ class ActionFeedbackNo(Action):
         pending = tracker.get_slot(PENDING_FEEDBACK)
         if not pending:
             if tracker.get_slot(KB_CANDIDATES):
-                return hand_over(dispatcher, tracker, "no_matching_article")
+                return start_handoff(dispatcher, tracker, "no_matching_article")
             return answer_question(dispatcher, tracker, domain, is_question=False)
         articles = with_feedback(shown_articles(tracker), pending, NOT_HELPFUL)
         events: list[EventType] = [SlotSet(KB_ARTICLES, articles)]
@@ -179,19 +177,21 @@ class ActionFeedbackNo(Action):
         language = current_language(tracker)
         record_gap(question, language, NEGATIVE_FEEDBACK, conversation_id(tracker))
         try:
-            candidate = next_best(kb.get_knowledge_base(), question, language, articles)
+            knowledge = kb.get_knowledge_base()
+            candidate = next_best(knowledge, question, language, articles)
         except Exception:
-            logger.exception("next-best search failed; handing over")
+            logger.exception("next-best search failed; handing off")
             candidate = None
         if candidate is None:
             dispatcher.utter_message(response="utter_no_more_articles")
-            return events + hand_over(dispatcher, tracker, "not_solved")
-        article, score = candidate
+            return events + start_handoff(dispatcher, tracker, "not_solved")
         dispatcher.utter_message(response="utter_next_best")
-        return events + show_article(dispatcher, tracker, article, score, question, articles)
+        return events + show_article(
+            dispatcher, tracker, knowledge, candidate.article, candidate.score, question, articles
+        )
 
 
-class ActionStartHandover(Action):
+class ActionStartHandoff(Action):
     """The customer asked for a person or complained: start the handoff form.
 
     Asking for a person right after the bot said it was not sure (the "Talk to a person"
@@ -199,16 +199,16 @@ class ActionStartHandover(Action):
     """
 
     def name(self) -> str:
-        return "action_start_handover"
+        return "action_start_handoff"
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent == "complain":
-            return hand_over(dispatcher, tracker, "complaint", response="utter_complaint")
+            return start_handoff(dispatcher, tracker, "complaint", response="utter_complaint")
         reason = "low_confidence" if last_bot_response(tracker) in NOT_SURE else "customer_request"
-        return hand_over(dispatcher, tracker, reason)
+        return start_handoff(dispatcher, tracker, reason)
 
 
 NOT_SURE = ("utter_fallback", "utter_default")
@@ -222,16 +222,16 @@ def last_bot_response(tracker: Tracker) -> str | None:
     return None
 
 
-class ActionHandover(Action):
-    """The handoff form is done: send the handoff (see ``handover.submit_handover``)."""
+class ActionSubmitHandoff(Action):
+    """The handoff form is done: send the handoff (see ``handoff.submit_handoff``)."""
 
     def name(self) -> str:
-        return "action_handover"
+        return "action_submit_handoff"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        return await submit_handover(dispatcher, tracker, domain)
+        return await submit_handoff(dispatcher, tracker, domain)
 
 
 def answer_question(
@@ -251,16 +251,17 @@ def answer_question(
         # Fraud, hacked accounts, disputed charges: a person, not an article.
         return [
             SlotSet(LAST_QUESTION, question),
-            *hand_over(
+            *start_handoff(
                 dispatcher,
                 tracker,
                 "sensitive_data",
-                response="utter_handover_sensitive",
+                response="utter_handoff_sensitive",
                 question=question,
             ),
         ]
     try:
-        outcome = kb.get_knowledge_base().search(question, language=language, k=SEARCH_K)
+        knowledge = kb.get_knowledge_base()
+        outcome = knowledge.search(question, language=language, k=SEARCH_K)
     except Exception:
         # The customer must not be left without a reply: say "not sure", offer a person.
         logger.exception("knowledge-base search failed; answering with the fallback")
@@ -276,7 +277,9 @@ def answer_question(
         events.append(SlotSet(LAST_QUESTION, question))
     if outcome.band is Band.ANSWER and outcome.hits:
         hit = outcome.hits[0]
-        return events + show_article(dispatcher, tracker, hit.article, hit.score, question)
+        return events + show_article(
+            dispatcher, tracker, knowledge, hit.article, hit.score, question
+        )
     if outcome.band is Band.CLARIFY and outcome.hits:
         buttons = [
             {"title": h.article.title, "payload": choose_payload(h.article.id)}
@@ -301,20 +304,22 @@ def choose_payload(article_id: str) -> str:
 def show_article(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
+    knowledge: KnowledgeService,
     article: Article,
     score: float | None,
     question: str | None,
     articles: list[ShownArticle] | None = None,
 ) -> list[EventType]:
     """Utter the article's short answer with title and link, then ask whether it helped."""
+    url = knowledge.url(article)
     dispatcher.utter_message(
-        response="utter_answer", title=article.title, summary=article.summary, url=article.url
+        response="utter_answer", title=article.title, summary=article.summary, url=url
     )
     dispatcher.utter_message(response="utter_ask_feedback")
     shown: ShownArticle = {
         "article_id": article.id,
         "title": article.title,
-        "url": article.url,
+        "url": url,
         "score": None if score is None else round(score, 4),
         "question": question,
         "feedback": None,
@@ -325,49 +330,29 @@ def show_article(
 
 
 def next_best(
-    knowledge: ReloadingKnowledgeBase,
+    knowledge: KnowledgeService,
     question: str | None,
     language: str,
     shown: list[ShownArticle],
-) -> tuple[Article, float] | None:
-    """The best article for ``question`` not yet shown for it, if it is close enough.
-
-    "Close enough" is the calibrated clarify threshold: the score at which the search would
-    still have offered the article as a candidate. At most ``max_articles_per_question()``
+) -> Hit | None:
+    """The best article for ``question`` not yet shown for it, if the service finds one close
+    enough (:meth:`KnowledgeService.next_best`). At most ``max_articles_per_question``
     articles are shown for one question; after that a person is better than more reading.
     """
     if not question:
         return None
     already = {item["article_id"] for item in shown if item["question"] == question}
-    if len(already) >= max_articles_per_question():
+    if len(already) >= get_settings().max_articles_per_question:
         return None
-    minimum = knowledge.thresholds(language).clarify_min
-    for hit in knowledge.rank(question, language, k=len(already) + 1):
-        if hit.article.id not in already and hit.score >= minimum:
-            return hit.article, hit.score
-    return None
+    return knowledge.next_best(question, language, exclude=already)
 
 
-def max_articles_per_question() -> int:
-    value = os.environ.get(MAX_ARTICLES_PER_QUESTION_ENV, str(DEFAULT_MAX_ARTICLES_PER_QUESTION))
-    try:
-        return max(1, int(value))
-    except ValueError as exc:
-        raise ValueError(
-            f"{MAX_ARTICLES_PER_QUESTION_ENV} must be an integer, got {value!r}"
-        ) from exc
-
-
-def localized(
-    knowledge: ReloadingKnowledgeBase, article_id: str | None, language: str
-) -> Article | None:
-    """The article, in the customer's current language when a translation exists."""
-    if not article_id:
+def localized(knowledge: KnowledgeService, article_id: str | None, language: str) -> Article | None:
+    """The article, in the customer's current language when it is published in it."""
+    article = knowledge.get(article_id) if article_id else None
+    if article is None:
         return None
-    article = knowledge.get(article_id)
-    if article is None or article.language == language:
-        return article
-    return knowledge.get(f"{article.topic}-{language}") or article
+    return knowledge.translation(article, language) or article
 
 
 _ORDINALS = {

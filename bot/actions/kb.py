@@ -1,83 +1,87 @@
-"""One shared knowledge base per action-server process.
+"""The action server's knowledge service: one per process, loaded at start-up.
 
-It is a :class:`knowledge.reload.ReloadingKnowledgeBase` (the search interface of
-:class:`knowledge.search.KnowledgeBase`): it follows edits of the article files while the bot
-runs (poll interval ``NIVEL0_KB_RELOAD_SECONDS``, default 2 s, 0 = never).
-
-Loading the embedding model and the index takes seconds, so it happens once: in a background
-thread started by :func:`warm_up` (called on the first user turn of the first conversation,
-usually a greeting) or, at the latest, on the first search.
-
-The knowledge package resolves its relative default paths against the working directory, but the
-action server runs from ``bot/``; unless set, the KB directory, index directory and calibration
-file therefore default to the project's own (``<project>/kb_articles`` etc.).
-
-Torch runs each query embedding with ``NIVEL0_SEARCH_THREADS`` threads (default 1, see
-:mod:`knowledge.settings`).
+It is a :class:`knowledge.reload.ReloadingKnowledgeBase` built from
+:attr:`actions.settings.ActionSettings.knowledge`: it follows edits of the article files while
+the bot runs (``NIVEL0_KB_RELOAD_SECONDS``). The action server's Sanic worker starts loading it
+as it starts (``actions/__init__.py`` calls :func:`warm_up`), so the first customer does not
+wait for the model and the index. Other importers (tests, scripts) get it loaded on first use,
+or install their own implementation of :class:`knowledge.service.KnowledgeService` (e.g. a
+fake) with :func:`configure`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from pathlib import Path
 
+from actions.settings import get_settings
 from knowledge.reload import ReloadingKnowledgeBase
-from knowledge.settings import (
-    DEFAULT_CALIBRATION,
-    DEFAULT_INDEX_DIR,
-    DEFAULT_KB_DIR,
-    limit_search_threads,
-)
+from knowledge.service import KnowledgeService
+from knowledge.settings import KnowledgeSettings
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_PATH_DEFAULTS = {
-    "NIVEL0_KB_DIR": DEFAULT_KB_DIR,
-    "NIVEL0_INDEX_DIR": DEFAULT_INDEX_DIR,
-    "NIVEL0_CALIBRATION": DEFAULT_CALIBRATION,
-}
-
 _lock = threading.Lock()
-_kb: ReloadingKnowledgeBase | None = None
+_service: KnowledgeService | None = None
 
 
-def _apply_path_defaults() -> None:
-    for name, relative in _PATH_DEFAULTS.items():
-        os.environ.setdefault(name, str(PROJECT_ROOT / relative))
+def load(settings: KnowledgeSettings) -> ReloadingKnowledgeBase:
+    """Load the model and the index ``settings`` configure; :class:`FileNotFoundError` if the
+    configured model is not there."""
+    settings.limit_search_threads()
+    knowledge = ReloadingKnowledgeBase.from_settings(settings)
+    logger.info(
+        "serving embedding model %s from %s", knowledge.model.identity, knowledge.model.path
+    )
+    return knowledge
 
 
-def get_knowledge_base() -> ReloadingKnowledgeBase:
-    """The process-wide knowledge base, loaded on first use (thread-safe)."""
-    global _kb
+def start(settings: KnowledgeSettings) -> KnowledgeService:
+    """Load the process's knowledge service now (the action server, before it serves)."""
+    global _service
     with _lock:
-        if _kb is None:
-            _apply_path_defaults()
-            limit_search_threads()
-            logger.info("loading knowledge base from %s", os.environ["NIVEL0_KB_DIR"])
-            _kb = ReloadingKnowledgeBase.from_env()
-        return _kb
+        if _service is None:
+            _service = load(settings)
+        return _service
 
 
-def warm_up() -> None:
-    """Start loading the knowledge base in the background if nobody has loaded it yet."""
-    if _kb is None and not _lock.locked():
-        threading.Thread(target=_load_quietly, name="kb-warm-up", daemon=True).start()
+def warm_up(settings: KnowledgeSettings) -> threading.Thread:
+    """:func:`start` in a daemon thread (the action server's Sanic worker, at start-up); a
+    search that comes meanwhile waits for it. A failure is logged, and raised again by the
+    first search."""
+
+    def load_quietly() -> None:
+        try:
+            start(settings)
+        except Exception:
+            logger.exception("loading the knowledge base failed")
+
+    thread = threading.Thread(target=load_quietly, name="kb-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
-def _load_quietly() -> None:
-    try:
-        get_knowledge_base()
-    except Exception:  # the first search will raise it again, with the customer turn
-        logger.exception("knowledge base warm-up failed")
+def configure(service: KnowledgeService) -> None:
+    """Install ``service`` as the process's knowledge service (tests: a fake or a fixture KB)."""
+    global _service
+    with _lock:
+        _service = service
+
+
+def get_knowledge_base() -> KnowledgeService:
+    """The process's knowledge service; loaded from the settings on first use if nothing
+    started or configured one."""
+    with _lock:
+        if _service is not None:
+            return _service
+    return start(get_settings().knowledge)
 
 
 def reset() -> None:
-    """Forget the loaded knowledge base (tests point the env vars at another KB)."""
-    global _kb
+    """Forget the knowledge service, stopping its reload thread if it has one."""
+    global _service
     with _lock:
-        if _kb is not None:
-            _kb.stop()
-        _kb = None
+        service, _service = _service, None
+    stop = getattr(service, "stop", None)
+    if stop is not None:
+        stop()

@@ -6,18 +6,20 @@ Order of precedence, applied every user turn by ``action_detect_language``:
    and support vocabulary; words common to both, like "me" or "no", are left out);
    Spanish-only characters (ñ, accents, ¿, ¡) count as Spanish;
 3. when the text is ambiguous ("ok", "no", "asdf", a button payload) the language stays what
-   it was (sticky), or ``NIVEL0_DEFAULT_LANGUAGE`` (default ``en``) at the start.
+   it was (sticky), or the configured default (``NIVEL0_DEFAULT_LANGUAGE``, default ``en``;
+   see :mod:`actions.settings`) at the start.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
-SUPPORTED = ("en", "es")
-DEFAULT_LANGUAGE_ENV = "NIVEL0_DEFAULT_LANGUAGE"
+from actions.settings import get_settings
+from knowledge.settings import LANGUAGES
+
+SUPPORTED = LANGUAGES
 
 _SPANISH_CHARS = re.compile(r"[ñáéíóúü¿¡]")
 _WORD = re.compile(r"[a-zñáéíóúü]+")
@@ -61,8 +63,7 @@ _ENGLISH_WORDS = _words(
 
 
 def default_language() -> str:
-    value = os.environ.get(DEFAULT_LANGUAGE_ENV, "en").strip().lower()
-    return value if value in SUPPORTED else "en"
+    return get_settings().default_language
 
 
 def language_from_metadata(metadata: Mapping[str, Any] | None) -> str | None:

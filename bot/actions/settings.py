@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from knowledge.settings import KnowledgeSettings, ProjectPath
+from knowledge.settings import LANGUAGES, KnowledgeSettings, ProjectPath
 
 
 class ActionSettings(BaseSettings):
@@ -32,7 +31,7 @@ class ActionSettings(BaseSettings):
         env_prefix="NIVEL0_", extra="ignore", frozen=True, populate_by_name=True
     )
 
-    default_language: Literal["en", "es"] = Field(
+    default_language: str = Field(
         default="en",
         description="Language of a conversation until the customer's text or the website's "
         "metadata says otherwise.",
@@ -95,10 +94,13 @@ class ActionSettings(BaseSettings):
         "NIVEL0_EMBEDDING_MODEL, ...: see knowledge.settings).",
     )
 
-    @field_validator("default_language", mode="before")
+    @field_validator("default_language")
     @classmethod
-    def _normalise_language(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
+    def _supported_language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}, got {value!r}")
+        return value
 
     @field_validator("handoff_service_url")
     @classmethod

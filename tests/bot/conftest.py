@@ -1,26 +1,20 @@
 """Fixtures for the bot tests: a small bilingual knowledge base in a temporary directory,
-loaded by the real knowledge package (real embedding model, real index), and helpers to run
-custom actions with rasa_sdk's Tracker and CollectingDispatcher.
+loaded by the real knowledge package (real embedding model, real index) and installed as the
+actions' settings and knowledge service, and the real handoff service.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from actions import kb, settings
+from actions.settings import ActionSettings
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-
-from knowledge.new_article import article_text
-from tests.support import HandoffServiceProcess
-
-BOT_DIR = Path(__file__).resolve().parents[2] / "bot"
+from knowledge.reload import ReloadingKnowledgeBase
+from knowledge.settings import KnowledgeSettings
+from tests.support import HandoffServiceProcess, fixture_article, write_kb
 
 # topic -> category, {language: (title, summary, questions)}
 FIXTURE_ARTICLES: dict[str, tuple[str, dict[str, tuple[str, str, list[str]]]]] = {
@@ -130,58 +124,68 @@ FIXTURE_ARTICLES: dict[str, tuple[str, dict[str, tuple[str, str, list[str]]]]] =
 
 
 def write_fixture_kb(kb_dir: Path) -> None:
-    """Published articles whose body is their summary, in the format ``kb new`` writes."""
-    for topic, (category, languages) in FIXTURE_ARTICLES.items():
-        for language, (title, summary, questions) in languages.items():
-            text = article_text(
-                topic=topic,
-                title=title,
-                language=language,
+    """Published articles whose body is their summary."""
+    write_kb(
+        kb_dir,
+        (
+            fixture_article(
+                topic,
+                language,
+                title,
                 category=category,
                 summary=summary,
                 questions=questions,
-                updated=dt.date(2026, 10, 12),
-                status="published",
-                body=f"{summary}\n",
+                body=summary,
+                tags=[category],
             )
-            path = kb_dir / language / f"{topic}.md"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            for topic, (category, languages) in FIXTURE_ARTICLES.items()
+            for language, (title, summary, questions) in languages.items()
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
-def fixture_kb_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Point the knowledge package at the fixture KB (no calibration file: default bands)."""
+def action_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionSettings]:
+    """The actions' settings on the fixture KB (no calibration file: default bands), with the
+    outbox (handoffs and unanswered questions the actions record) in the test's directory."""
     root = tmp_path_factory.mktemp("kb")
     write_fixture_kb(root / "articles")
-    env = {
-        "NIVEL0_KB_DIR": str(root / "articles"),
-        "NIVEL0_INDEX_DIR": str(root / "index"),
-        "NIVEL0_CALIBRATION": str(root / "calibration.json"),
-        "NIVEL0_HELP_CENTER_URL": "https://help.example.test",
-        "NIVEL0_KB_RELOAD_SECONDS": "0",
-        # Gaps and handoffs recorded by the actions stay in the test's directory.
-        "NIVEL0_GAPS_DB": str(root / "gaps.db"),
-        "NIVEL0_OUTBOX_PATH": str(root / "outbox.db"),
-    }
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    yield env
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    configured = ActionSettings(
+        knowledge=KnowledgeSettings(
+            kb_dir=root / "articles",
+            index_dir=root / "index",
+            calibration=root / "calibration.json",
+            help_center_url="https://help.example.test",
+            kb_reload_seconds=0,
+        ),
+        outbox_path=root / "outbox.db",
+    )
+    settings.configure(configured)
+    yield configured
+    settings.reset()
 
 
 @pytest.fixture(scope="module")
-def knowledge_base(fixture_kb_env: dict[str, str]) -> Any:
-    from actions import kb
-
-    kb.reset()
-    knowledge = kb.get_knowledge_base()
+def knowledge_base(action_settings: ActionSettings) -> Iterator[ReloadingKnowledgeBase]:
+    """The fixture KB, installed as the actions' knowledge service."""
+    knowledge = kb.load(action_settings.knowledge)
+    kb.configure(knowledge)
     yield knowledge
     kb.reset()
+
+
+@pytest.fixture
+def configure_actions(
+    action_settings: ActionSettings,
+) -> Iterator[Callable[..., ActionSettings]]:
+    """``configure_actions(field=value, ...)`` installs the module's settings with those
+    changes for one test."""
+
+    def install(**changes: object) -> ActionSettings:
+        return settings.configure(action_settings.model_copy(update=changes))
+
+    yield install
+    settings.configure(action_settings)
 
 
 @pytest.fixture(scope="module")

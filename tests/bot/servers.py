@@ -1,8 +1,10 @@
 """Start the real Rasa server and action server as subprocesses on free ports.
 
 Used by the end-to-end tests and by scripts/bench_chat.py. Both servers run from ``bot/`` the
-way they run in production (the action server with the project root on PYTHONPATH so it can
-import the knowledge package); output goes to log files under ``log_dir``.
+way they run in production; the action server is started by ``scripts/run_all.sh
+action-server``, the very command ``make run`` uses. Each server gets its environment
+explicitly: this process's, plus the test's overrides. Output goes to log files under
+``log_dir``.
 
 Several Rasa replicas can share one action server: give the others ``external_action_url``, call
 :meth:`ChatServers.launch` on each and then :meth:`ChatServers.wait_until_ready` (parallel start).
@@ -24,8 +26,8 @@ from tests.support.network import free_port
 ROOT = Path(__file__).resolve().parents[2]
 BOT_DIR = ROOT / "bot"
 MODELS_DIR = BOT_DIR / "models"
-APP_PYTHON = ROOT / ".venv" / "bin" / "python"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+RUN_ALL = ROOT / "scripts" / "run_all.sh"
 
 TRAIN_HINT = (
     "No trained Rasa model in bot/models. Train one first: "
@@ -43,15 +45,51 @@ def latest_model() -> Path | None:
     return models[-1] if models else None
 
 
-def _base_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        RASA_TELEMETRY_ENABLED="false",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+def server_env(overrides: dict[str, str]) -> dict[str, str]:
+    """The environment of a server process: this process's (as `make run` inherits the shell's),
+    unbuffered output for the log, then ``overrides``."""
+    return {
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        **overrides,
+    }
+
+
+def spawn_action_server(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``scripts/run_all.sh action-server`` (what `make run` starts, from the project root) on
+    ``port`` with exactly the environment ``env``; stdout and stderr into ``log_path``."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [str(RUN_ALL), "action-server"],
+            cwd=ROOT,
+            env={**env, "ACTION_SERVER_PORT": str(port)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], log_path: Path, url: str, timeout: float
+) -> None:
+    """Poll ``url`` until it answers 200; :class:`ServerError` with the log's end if the
+    process exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(
+                f"{' '.join(map(str, process.args))} exited with {process.returncode}:\n"
+                + tail(log_path)
+            )
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise ServerError(f"{url} not ready after {timeout:.0f} s:\n{tail(log_path)}")
 
 
 @dataclass
@@ -102,18 +140,11 @@ class ChatServers:
     def launch(self) -> None:
         """Start the processes without waiting for them (see :meth:`wait_until_ready`)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**_base_env(), **self.env}
+        env = server_env(self.env)
         if self.external_action_url is None:
-            pythonpath = [str(ROOT), env.get("PYTHONPATH", "")]
-            action_env = {**env, "PYTHONPATH": os.pathsep.join(p for p in pythonpath if p)}
-            self._spawn(
-                "actions",
-                [
-                    *(str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions"),
-                    *("--port", str(self.action_port)),
-                ],
-                action_env,
-            )
+            log_path = self.log_dir / "actions.log"
+            process = spawn_action_server(self.action_port, env, log_path)
+            self._processes["actions"] = (process, log_path)
         rasa_env = {**env, "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook"}
         self._spawn(
             "rasa",
@@ -140,20 +171,7 @@ class ChatServers:
 
     def _wait_until_ready(self, url: str, name: str) -> None:
         process, log_path = self._processes[name]
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise ServerError(
-                    f"{' '.join(map(str, process.args))} exited with {process.returncode}:\n"
-                    + tail(log_path)
-                )
-            try:
-                if httpx.get(url, timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise ServerError(f"{url} not ready after {self.startup_timeout:.0f} s:\n{tail(log_path)}")
+        wait_until_ready(process, log_path, url, self.startup_timeout)
 
     def stop(self) -> None:
         for process, _ in self._processes.values():

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import pytest
+from actions import kb
 from actions.actions import (
     ActionFeedbackNo,
     ActionFeedbackYes,
     ActionSearchKb,
     ActionShowArticle,
-    ActionStartHandover,
+    ActionStartHandoff,
     candidate_by_ordinal,
     choose_payload,
 )
+from actions.outbox import UNANSWERED, default_outbox
+from actions.settings import ActionSettings
 
+from knowledge.articles import Article, article_id
+from knowledge.reload import ReloadingKnowledgeBase
+from knowledge.search import Band, Hit, SearchOutcome
+from knowledge.service import KnowledgeService
 from tests.bot.helpers import DOMAIN, Conversation, responses
 
 pytestmark = pytest.mark.usefixtures("knowledge_base")
@@ -165,12 +173,9 @@ def starts_handoff_form(events: list[dict[str, Any]], reason: str) -> bool:
 
 
 def gaps(reason: str) -> list[str]:
-    import os
-    from pathlib import Path
-
-    from knowledge.gaps import read_gaps
-
-    return [g.text for g in read_gaps(Path(os.environ["NIVEL0_GAPS_DB"])) if g.reason == reason]
+    """The unanswered questions the actions queued for the handoff service, for ``reason``."""
+    entries = default_outbox().entries(UNANSWERED)
+    return [e.payload["text"] for e in entries if e.payload["reason"] == reason]
 
 
 def test_no_offers_the_next_best_article_then_hands_over() -> None:
@@ -184,7 +189,7 @@ def test_no_offers_the_next_best_article_then_hands_over() -> None:
 
     # The remaining articles are not close enough: hand over, keeping the feedback.
     messages, events = conversation.run(ActionFeedbackNo(), "no", intent="deny")
-    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+    assert responses(messages) == ["utter_no_more_articles", "utter_handoff"]
     records = conversation.slots["kb_articles"]
     assert [(r["article_id"], r["feedback"], r["category"]) for r in records] == [
         ("refund-timeline-en", "not_helpful", "refunds"),
@@ -196,13 +201,15 @@ def test_no_offers_the_next_best_article_then_hands_over() -> None:
     assert REFUND_QUESTION_EN in gaps("handoff")
 
 
-def test_no_hands_over_once_enough_articles_were_shown(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NIVEL0_MAX_ARTICLES_PER_QUESTION", "1")
+def test_no_hands_over_once_enough_articles_were_shown(
+    configure_actions: Callable[..., ActionSettings],
+) -> None:
+    configure_actions(max_articles_per_question=1)
     conversation = Conversation("en")
     conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
     messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
 
-    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+    assert responses(messages) == ["utter_no_more_articles", "utter_handoff"]
 
 
 def test_no_without_a_close_second_article_hands_over() -> None:
@@ -210,7 +217,7 @@ def test_no_without_a_close_second_article_hands_over() -> None:
     conversation.run(ActionSearchKb(), "I never got the reset password email")
     messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
 
-    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+    assert responses(messages) == ["utter_no_more_articles", "utter_handoff"]
 
 
 def test_none_of_these_after_clarify_hands_over() -> None:
@@ -218,7 +225,7 @@ def test_none_of_these_after_clarify_hands_over() -> None:
     conversation.run(ActionSearchKb(), "question about my refund")
     messages, _ = conversation.run(ActionFeedbackNo(), "/deny", intent="deny")
 
-    assert responses(messages) == ["utter_handover"]
+    assert responses(messages) == ["utter_handoff"]
     assert conversation.slots["kb_candidates"] == []
 
 
@@ -244,13 +251,13 @@ def test_request_for_a_person_or_complaint_starts_the_handoff_form() -> None:
     conversation = Conversation("es", sender_id="web-42")
     conversation.run(ActionSearchKb(), "cuánto tarda el reembolso")
     messages, events = conversation.run(
-        ActionStartHandover(), "quiero hablar con una persona", intent="request_human"
+        ActionStartHandoff(), "quiero hablar con una persona", intent="request_human"
     )
-    assert responses(messages) == ["utter_handover"]
+    assert responses(messages) == ["utter_handoff"]
     assert starts_handoff_form(events, "customer_request")
 
     messages, events = Conversation("en").run(
-        ActionStartHandover(), "this is unacceptable", intent="complain"
+        ActionStartHandoff(), "this is unacceptable", intent="complain"
     )
     assert responses(messages) == ["utter_complaint"]
     assert starts_handoff_form(events, "complaint")
@@ -260,7 +267,7 @@ def test_asking_for_a_person_after_not_sure_is_low_confidence() -> None:
     conversation = Conversation("en")
     messages, _ = conversation.run(ActionSearchKb(), "do you repair vintage gramophones")
     assert responses(messages) == ["utter_fallback"]
-    _, events = conversation.run(ActionStartHandover(), "/request_human", intent="request_human")
+    _, events = conversation.run(ActionStartHandoff(), "/request_human", intent="request_human")
     assert starts_handoff_form(events, "low_confidence")
 
 
@@ -270,7 +277,7 @@ def test_asking_for_a_person_after_not_sure_is_low_confidence() -> None:
 def test_sensitive_topics_go_to_a_person_not_to_an_article(question: str) -> None:
     conversation = Conversation("en")
     messages, events = conversation.run(ActionSearchKb(), question)
-    assert responses(messages) == ["utter_handover_sensitive"]
+    assert responses(messages) == ["utter_handoff_sensitive"]
     assert starts_handoff_form(events, "sensitive_data")
     assert conversation.slots["last_question"] == question
 
@@ -292,7 +299,7 @@ def test_search_failure_falls_back_and_hands_over(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr("actions.kb.get_knowledge_base", broken)
     messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
-    assert responses(messages) == ["utter_no_more_articles", "utter_handover"]
+    assert responses(messages) == ["utter_no_more_articles", "utter_handoff"]
     messages, _ = conversation.run(ActionSearchKb(), "how long does delivery take")
     assert responses(messages) == ["utter_fallback"]
     messages, _ = conversation.run(
@@ -304,6 +311,78 @@ def test_search_failure_falls_back_and_hands_over(monkeypatch: pytest.MonkeyPatc
     assert responses(messages) == ["utter_fallback"]
 
 
-def test_handover_text_does_not_claim_a_ticket_exists() -> None:
-    texts = [v["text"].lower() for v in DOMAIN["responses"]["utter_handover"]]
+class FakeKnowledge:
+    """A knowledge service with canned answers that records what the actions ask of it."""
+
+    def __init__(self, articles: list[Article], outcome: SearchOutcome, next_best: Hit | None):
+        self._articles = {a.id: a for a in articles}
+        self.outcome = outcome
+        self.next_best_result = next_best
+        self.next_best_calls: list[tuple[str | None, str, set[str]]] = []
+
+    def search(self, text: str, language: str, k: int = 3) -> SearchOutcome:
+        return self.outcome
+
+    def next_best(self, text: str | None, language: str, exclude: Collection[str]) -> Hit | None:
+        self.next_best_calls.append((text, language, set(exclude)))
+        return self.next_best_result
+
+    def translation(self, article: Article, language: str) -> Article | None:
+        return self._articles.get(article_id(article.topic, language))
+
+    def url(self, article: Article) -> str:
+        return f"https://fake.test/{article.id}"
+
+    def get(self, article_id: str) -> Article | None:
+        return self._articles.get(article_id)
+
+    def articles(self, language: str | None = None) -> list[Article]:
+        return [a for a in self._articles.values() if language in (None, a.language)]
+
+
+@pytest.fixture
+def fake_knowledge(knowledge_base: ReloadingKnowledgeBase) -> Iterator[FakeKnowledge]:
+    """The fixture KB's articles behind a fake service: the timeline article is the answer,
+    the refund-method one the next best."""
+    articles = knowledge_base.articles()
+    first, second = knowledge_base.get("refund-timeline-en"), knowledge_base.get("refund-method-en")
+    fake = FakeKnowledge(
+        articles, SearchOutcome(Band.ANSWER, [Hit(first, 0.9)], "confident"), Hit(second, 0.5)
+    )
+    assert isinstance(fake, KnowledgeService)
+    kb.configure(fake)
+    yield fake
+    kb.configure(knowledge_base)
+
+
+def test_actions_go_through_the_knowledge_service(fake_knowledge: FakeKnowledge) -> None:
+    conversation = Conversation("en")
+    messages, _ = conversation.run(ActionSearchKb(), REFUND_QUESTION_EN)
+    assert answer(messages)["url"] == "https://fake.test/refund-timeline-en"
+
+    messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
+    assert answer(messages)["url"] == "https://fake.test/refund-method-en"
+    assert fake_knowledge.next_best_calls == [(REFUND_QUESTION_EN, "en", {"refund-timeline-en"})]
+    assert [r["url"] for r in conversation.slots["kb_articles"]] == [
+        "https://fake.test/refund-timeline-en",
+        "https://fake.test/refund-method-en",
+    ]
+
+    # The cap (max_articles_per_question, 2) is the action's: the service is not asked again.
+    messages, _ = conversation.run(ActionFeedbackNo(), "no", intent="deny")
+    assert responses(messages) == ["utter_no_more_articles", "utter_handoff"]
+    assert len(fake_knowledge.next_best_calls) == 1
+
+    spanish = Conversation("es")
+    messages, _ = spanish.run(
+        ActionShowArticle(),
+        "/choose_article",
+        intent="choose_article",
+        entities=[{"entity": "article_id", "value": "refund-method-en"}],
+    )
+    assert answer(messages)["url"] == "https://fake.test/refund-method-es"
+
+
+def test_handoff_text_does_not_claim_a_ticket_exists() -> None:
+    texts = [v["text"].lower() for v in DOMAIN["responses"]["utter_handoff"]]
     assert texts and not any("ticket" in t or "incidencia" in t for t in texts)

@@ -20,9 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from knowledge.new_article import article_text
 from tests.bot.servers import ROOT, TRAIN_HINT, ChatServers, latest_model
-from tests.support import wait_until
+from tests.support import fixture_article, wait_until, write_kb
 
 pytestmark = pytest.mark.e2e
 
@@ -44,17 +43,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChatServer
         "NIVEL0_INDEX_DIR": str(work / "index"),
         "NIVEL0_KB_RELOAD_SECONDS": "1",
         "NIVEL0_OUTBOX_PATH": str(work / "outbox.db"),
-        "NIVEL0_GAPS_DB": str(work / "gaps.db"),
     }
     with ChatServers(log_dir=work / "logs", model=model, env=env) as servers:
         yield servers, kb_dir
 
 
 def write_trade_in(kb_dir: Path, title: str) -> None:
-    text = article_text(
-        topic="trade-in",
-        title=title,
-        language="en",
+    """Add the trade-in article, or replace it (an editor's change)."""
+    article = fixture_article(
+        "trade-in",
+        "en",
+        title,
         category="orders",
         summary="Send us your old phone, tablet or laptop with a free label from My account > "
         "Trade-in; once we have checked it you get Voltia store credit within 5 days.",
@@ -64,10 +63,10 @@ def write_trade_in(kb_dir: Path, title: str) -> None:
             "trade-in programme for used laptops and tablets",
         ],
         updated=dt.date(2026, 11, 29),
-        status="published",
-        body="Request a free shipping label in **My account > Trade-in**.\n",
+        tags=["orders"],
+        body="Request a free shipping label in **My account > Trade-in**.",
     )
-    (kb_dir / "en" / "trade-in.md").write_text(text, encoding="utf-8")
+    write_kb(kb_dir, [article])
 
 
 def joined(messages: list[dict[str, Any]]) -> str:

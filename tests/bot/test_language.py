@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from actions import settings
 from actions.actions import ActionDetectLanguage
 from actions.language import detect_language, language_from_metadata, resolve_language
+from actions.settings import ActionSettings
+from pydantic import ValidationError
 
 from knowledge.evalset import EvalSet
 from tests.bot.helpers import Conversation
@@ -45,15 +49,26 @@ def test_language_is_sticky_when_text_is_ambiguous() -> None:
     assert resolve_language("asdf", {}, "en") == "en"
 
 
-def test_default_language_when_nothing_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NIVEL0_DEFAULT_LANGUAGE", raising=False)
+@pytest.fixture
+def restore_settings() -> Iterator[None]:
+    yield
+    settings.reset()
+
+
+@pytest.mark.usefixtures("restore_settings")
+def test_default_language_when_nothing_is_known() -> None:
+    settings.configure(ActionSettings(default_language="en"))
     assert resolve_language("asdf", None, None) == "en"
-    monkeypatch.setenv("NIVEL0_DEFAULT_LANGUAGE", "es")
+    settings.configure(ActionSettings(default_language="ES"))
     assert resolve_language("asdf", None, None) == "es"
 
 
-def test_action_sets_slot_only_when_language_changes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("actions.kb.warm_up", lambda: None)
+def test_default_language_must_be_supported() -> None:
+    with pytest.raises(ValidationError, match="must be one of en, es"):
+        ActionSettings(default_language="fr")
+
+
+def test_action_sets_slot_only_when_language_changes() -> None:
     conversation = Conversation(language=None)
     _, events = conversation.run(ActionDetectLanguage(), "hola, necesito ayuda", intent="greet")
     assert events == [{"event": "slot", "timestamp": None, "name": "language", "value": "es"}]
