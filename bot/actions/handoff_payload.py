@@ -135,7 +135,7 @@ def clean_text(value: Any, max_chars: int) -> str:
 def conversation_id(tracker: Tracker) -> str:
     """The handoff's idempotency key: the sender id plus the start of the current session.
 
-    A customer coming back in a new session (same sender id) gets a new ticket; handing over
+    A customer coming back in a new session (same sender id) gets a new ticket; handing off
     twice in one session gives the same ticket. Sender ids the service would refuse (other
     characters, too long) are replaced by a hash.
     """
@@ -175,7 +175,7 @@ def build_handoff_payload(
     if description and description.strip():
         payload["summary"] = clean_text(description, MAX_SUMMARY_CHARS)
     if not any(m["role"] == "customer" for m in payload["transcript"]):
-        raise ValueError("the conversation has no customer message to hand over")
+        raise ValueError("the conversation has no customer message to hand off")
     return payload
 
 
@@ -221,7 +221,7 @@ def customer(tracker: Tracker) -> dict[str, str]:
     if "email" not in result and "phone" not in result:
         raise MissingContact(
             "the customer has no valid e-mail or phone number (slots 'email', 'phone'): "
-            "ask for one before handing over"
+            "ask for one before handing off"
         )
     return result
 

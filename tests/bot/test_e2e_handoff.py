@@ -1,5 +1,5 @@
 """End to end through the REST channel: the real Rasa server, action server and handoff
-service (subprocesses). A conversation hands over and gets its ticket number; a later
+service (subprocesses). A conversation is handed off and gets its ticket number; a later
 conversation asks for the ticket's status. The FAULT test stops the handoff service, hands
 over several conversations (each told that its request is recorded), starts the service again
 and checks that every handoff arrives exactly once and is announced in its conversation.
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from actions.outbox import Outbox, OutboxSettings
+from actions.outbox import HANDOFF, UNANSWERED, OutboxStore
 
 from tests.bot.servers import TRAIN_HINT, ChatServers, latest_model
 from tests.support import WAIT_SECONDS, HandoffServiceProcess, wait_until
@@ -45,7 +45,6 @@ def stack(
         "NIVEL0_OUTBOX_BACKOFF_BASE_SECONDS": "0.2",
         "NIVEL0_OUTBOX_BACKOFF_MAX_SECONDS": "1",
         "NIVEL0_OUTBOX_POLL_SECONDS": "0.2",
-        "NIVEL0_GAPS_DB": str(workdir / "gaps.db"),
     }
     try:
         with ChatServers(log_dir=workdir / "logs", model=model, env=env) as servers:
@@ -71,7 +70,7 @@ def tickets_of(service: HandoffServiceProcess, sender: str) -> dict[str, int]:
     return {c: n for c, n in counts.items() if c == sender or c.startswith(f"{sender}:")}
 
 
-def test_handover_form_ticket_and_status_in_a_later_conversation(
+def test_handoff_form_ticket_and_status_in_a_later_conversation(
     stack: tuple[ChatServers, HandoffServiceProcess, Path],
 ) -> None:
     servers, service, _ = stack
@@ -105,6 +104,13 @@ def test_handover_form_ticket_and_status_in_a_later_conversation(
     assert ticket["transcript"][0]["text"] == "how long does a refund take?"
     assert ticket["intent_ranking"][0]["name"] == "deny"
 
+    def reported() -> set[str]:  # the unanswered question, delivered by the outbox's worker
+        with service.api() as api:
+            rows = api.get("/v1/unanswered", params={"limit": 1000}).json()
+        return {r["reason"] for r in rows if r["conversation_id"] == ticket["conversation_id"]}
+
+    wait_until(lambda: reported() == {"negative_feedback", "handoff"}, "the gap reports")
+
     later = Chat(servers, "es")  # a new conversation asks about the ticket
     reply = later.say(f"¿Cómo va mi ticket {number}?")
     assert reply[-1].startswith("¿A qué correo electrónico"), reply
@@ -116,7 +122,7 @@ def test_handover_form_ticket_and_status_in_a_later_conversation(
     assert reply[-1].startswith("Which e-mail address"), reply
 
 
-def test_handover_cancelled_in_spanish_creates_no_ticket(
+def test_handoff_cancelled_in_spanish_creates_no_ticket(
     stack: tuple[ChatServers, HandoffServiceProcess, Path],
 ) -> None:
     servers, service, _ = stack
@@ -139,7 +145,7 @@ def test_handover_cancelled_in_spanish_creates_no_ticket(
     assert tickets_of(service, chat.sender) == {}
 
 
-def hand_over_while_down(chat: Chat, index: int) -> list[str]:
+def hand_off_while_down(chat: Chat, index: int) -> list[str]:
     reply = chat.say("I want to talk to a person")
     assert reply[-1] == "What's your name?", reply
     chat.say(f"Customer {index}")
@@ -158,24 +164,33 @@ def test_fault_service_down_every_handoff_arrives_exactly_once(
 
     chats = [Chat(servers) for _ in range(FAULT_CONVERSATIONS)]
     for index, chat in enumerate(chats):
-        reply = hand_over_while_down(chat, index)
+        reply = hand_off_while_down(chat, index)
         assert reply == [
             "Your request has been recorded and we'll answer you by e-mail. As soon as it has "
             "a tracking number I'll tell you."
         ], reply
-    outbox = Outbox(OutboxSettings(path=outbox_path))
+    outbox = OutboxStore(outbox_path)
     ours = [
-        e for e in outbox.entries() if any(e.conversation_id.startswith(c.sender) for c in chats)
+        e
+        for e in outbox.entries(HANDOFF)
+        if any(e.conversation_id.startswith(c.sender) for c in chats)
     ]
     assert len(ours) == FAULT_CONVERSATIONS and all(e.pending for e in ours)
 
     service.start()  # the action server's worker delivers the stored handoffs
 
     def drained() -> bool:
-        entries = [outbox.lookup(e.conversation_id) for e in ours]
-        return all(e is not None and e.delivered for e in entries)
+        entries = [outbox.get(HANDOFF, e.key) for e in ours]
+        unanswered = [e for e in outbox.entries(UNANSWERED) if e.conversation_id in keys]
+        return all(e is not None and e.delivered for e in entries) and not unanswered
 
-    wait_until(drained, "the action server's outbox worker to deliver every handoff", WAIT_SECONDS)
+    keys = {e.conversation_id for e in ours}
+
+    wait_until(
+        drained,
+        "the action server's outbox worker to deliver every handoff and unanswered question",
+        WAIT_SECONDS,
+    )
     counts = service.tickets_per_conversation()
     for chat in chats:
         mine = {c: n for c, n in counts.items() if c.startswith(f"{chat.sender}:")}
@@ -183,7 +198,7 @@ def test_fault_service_down_every_handoff_arrives_exactly_once(
 
     for chat in chats:
         entry = next(e for e in ours if e.conversation_id.startswith(chat.sender))
-        number = outbox.lookup(entry.conversation_id).number  # type: ignore[union-attr]
+        number = outbox.get(HANDOFF, entry.key).number  # type: ignore[union-attr]
         reply = chat.say("thanks")
         assert any(t.startswith(f"Your request now has a number: {number}.") for t in reply), reply
         assert not any("now has a number" in t for t in chat.say("ok"))  # announced once

@@ -4,9 +4,11 @@ service (a subprocess: tests/support/handoff_service.py); "down" is a port nobod
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from actions import handoff_client, outbox
@@ -21,6 +23,7 @@ from actions.handoff_client import HandoffClient, HandoffConfig
 from actions.handoff_payload import conversation_id
 from actions.outbox import HANDOFF, Outbox, OutboxSettings
 from actions.ticket_status import ActionTicketStatus
+from actions.ticket_text import due_text
 
 from handoff_service.schemas import TICKET_NUMBER_PATTERN
 from tests.bot.helpers import Conversation, responses
@@ -211,3 +214,26 @@ def test_ticket_status(
     later.slots.update(queried_ticket=number, email="lucia@example.com")
     messages, _ = later.run(ActionTicketStatus(), "lucia@example.com", intent="inform")
     assert responses(messages) == ["utter_ticket_status_unavailable"]
+
+
+@pytest.mark.parametrize(
+    ("due_at", "language", "expected"),
+    [
+        (dt.datetime(2026, 12, 24, 22, 0, tzinfo=dt.UTC), "es",
+         "como tarde el jueves 24 de diciembre (dentro de 3 días)"),
+        (dt.datetime(2026, 12, 24, 22, 0, tzinfo=dt.UTC), "en",
+         "no later than Thursday 24 December (in 3 days)"),
+        # 23:30 UTC is already the 25th in Madrid: the date is the organisation's day
+        (dt.datetime(2026, 12, 24, 23, 30, tzinfo=dt.UTC), "es",
+         "como tarde el viernes 25 de diciembre (dentro de 4 días)"),
+        (dt.datetime(2026, 12, 21, 22, 0, tzinfo=dt.UTC), "en",
+         "no later than Monday 21 December (today)"),
+        (dt.datetime(2026, 12, 22, 12, 0), "es", "como tarde el martes 22 de diciembre (mañana)"),
+        (dt.datetime(2026, 12, 20, 12, 0, tzinfo=dt.UTC), "en", "no later than Sunday 20 December"),
+        (dt.datetime(2027, 1, 1, 12, 0, tzinfo=dt.UTC), "fr",  # unknown language: English
+         "no later than Friday 1 January (in 11 days)"),
+    ],
+)  # fmt: skip
+def test_due_date_in_words(due_at: dt.datetime, language: str, expected: str) -> None:
+    now = dt.datetime(2026, 12, 21, 9, 0, tzinfo=dt.UTC)
+    assert due_text(due_at, language, ZoneInfo("Europe/Madrid"), now) == expected

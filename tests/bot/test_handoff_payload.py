@@ -128,7 +128,7 @@ def test_articles_argument_overrides_the_slot() -> None:
     HandoffIn.model_validate(payload)
 
 
-def test_only_the_current_session_is_handed_over() -> None:
+def test_only_the_current_session_is_handed_off() -> None:
     events = [
         {"event": "session_started", "timestamp": T0 - 5000},
         user("old question from yesterday", T0 - 4000),
