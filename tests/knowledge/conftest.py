@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from knowledge.articles import Article
+from tests.support.kb import FIXTURE_DATE, write_kb
 
 FIXTURE_ARTICLES: dict[tuple[str, str], dict] = {
     ("password-reset", "en"): {
@@ -95,30 +95,47 @@ FIXTURE_ARTICLES: dict[tuple[str, str], dict] = {
 }
 
 
-def article_text(topic: str, language: str, /, **overrides) -> str:
-    """Markdown of a valid article (front matter per docs/kb-format.md), with field overrides.
+FIXTURE_BODY = "Intro.\n\n## Steps\n\n1. Do this."
 
-    An override of None removes the field.
-    """
-    meta = {
+
+def _fields(topic: str, language: str, overrides: dict) -> dict:
+    """A fixture article's fields with ``overrides`` applied (None removes a field)."""
+    fields = {
         "id": f"{topic}-{language}",
         "topic": topic,
         "language": language,
         "tags": ["test"],
-        "updated": "2026-10-12",
+        "updated": FIXTURE_DATE,
         "status": "published",
         **FIXTURE_ARTICLES.get((topic, language), FIXTURE_ARTICLES[("order-status", "en")]),
+        "body": FIXTURE_BODY,
     }
-    meta.update(overrides)
-    meta = {key: value for key, value in meta.items() if value is not None}
-    front = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
-    return f"---\n{front}---\n\nIntro.\n\n## Steps\n\n1. Do this.\n"
+    fields.update(overrides)
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def write_article(kb_dir: Path, topic: str, language: str, /, **overrides) -> Path:
+    """Write a fixture article at ``<kb_dir>/<language>/<topic>.md``.
+
+    A valid one goes through the shared writer (:func:`tests.support.kb.write_kb`, i.e.
+    ``Article.dump``); overrides that make it invalid (the parser's own tests) cannot be an
+    ``Article``, so that file is written as raw front matter instead.
+    """
+    fields = _fields(topic, language, overrides)
     path = kb_dir / language / f"{topic}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(article_text(topic, language, **overrides), encoding="utf-8")
+    try:
+        article = Article.model_validate(fields)
+    except ValidationError:
+        body = fields.pop("body", FIXTURE_BODY)
+        front = yaml.safe_dump(fields, allow_unicode=True, sort_keys=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"---\n{front}---\n\n{body}\n", encoding="utf-8")
+        return path
+    if path.stem != article.topic:  # a file name that does not match the topic (lint tests)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(article.dump(), encoding="utf-8")
+        return path
+    write_kb(kb_dir, [article])
     return path
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.lint import MAX_SECTION_WORDS, link_target, lint_kb, sections
-from tests.knowledge.conftest import FIXTURE_ARTICLES, article_text, write_article
+from tests.knowledge.conftest import FIXTURE_ARTICLES, write_article
 
 PROJECT_KB = Path(__file__).resolve().parents[2] / "kb_articles"
 
@@ -21,10 +21,7 @@ def codes(report, severity: str | None = None) -> list[tuple[str, str]]:
 
 
 def write_body(kb_dir: Path, topic: str, language: str, body: str, **overrides) -> Path:
-    path = write_article(kb_dir, topic, language, **overrides)
-    front = article_text(topic, language, **overrides).split("---\n\n", 1)[0]
-    path.write_text(f"{front}---\n\n{body}", encoding="utf-8")
-    return path
+    return write_article(kb_dir, topic, language, body=body, **overrides)
 
 
 def test_fixture_kb_is_clean(kb_dir: Path) -> None:
