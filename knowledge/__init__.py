@@ -2,9 +2,12 @@
 
 Public interface::
 
-    from knowledge.articles import Article, ArticleError, load_articles
-    from knowledge.search import Band, Hit, KnowledgeBase, SearchOutcome
+    from knowledge.settings import KnowledgeSettings          # the package's configuration
+    from knowledge.articles import Article, load_articles     # the article format
+    from knowledge.service import KnowledgeService            # what serving processes ask
+    from knowledge.reload import ReloadingKnowledgeBase       # its implementation
 
-Commands: ``python -m knowledge.build_index``, ``python -m knowledge.calibrate``,
-``python -m knowledge.evaluate``, ``python -m knowledge.finetune``.
+Commands: ``kb`` (``knowledge.cli``: new, lint, reindex, search, gaps),
+``python -m knowledge.calibrate``, ``python -m knowledge.evaluate``,
+``python -m knowledge.finetune``.
 """
