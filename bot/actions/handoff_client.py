@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from actions.settings import ActionSettings, get_settings
+from actions.settings import ActionSettings, PerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -195,26 +194,8 @@ def _error(response: httpx.Response) -> HandoffError:
     return HandoffUnavailable(f"HTTP {response.status_code}: {detail}")
 
 
-_lock = threading.Lock()
-_installed: HandoffClient | None = None
-_built: tuple[ActionSettings, HandoffClient] | None = None
-
-
-def configure(client: HandoffClient | None) -> None:
-    """Install the process's client (tests); ``None``: back to the one built from settings."""
-    global _installed
-    with _lock:
-        _installed = client
-
-
-def default_client() -> HandoffClient:
-    """The process's client: the installed one, else one built from
-    :func:`actions.settings.get_settings` (built again when other settings are installed)."""
-    global _built
-    with _lock:
-        if _installed is not None:
-            return _installed
-        current = get_settings()
-        if _built is None or _built[0] is not current:
-            _built = (current, HandoffClient(HandoffConfig.from_settings(current)))
-        return _built[1]
+_client = PerProcess(lambda settings: HandoffClient(HandoffConfig.from_settings(settings)))
+#: Install the process's client (tests); ``None``: back to the one built from settings.
+configure = _client.install
+#: The process's client: the installed one, else one built from the action settings.
+default_client = _client.get

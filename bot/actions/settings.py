@@ -15,7 +15,9 @@ working directory: the action server runs from ``bot/``. The knowledge base's ow
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
@@ -140,3 +142,32 @@ def reset() -> None:
     global _settings
     with _lock:
         _settings = None
+
+
+T = TypeVar("T")
+
+
+class PerProcess(Generic[T]):
+    """One ``T`` per process, built from the installed settings by ``build`` (and built again
+    when other settings are installed); tests put their own in with :meth:`install`."""
+
+    def __init__(self, build: Callable[[ActionSettings], T]):
+        self._build = build
+        self._lock = threading.Lock()
+        self._installed: T | None = None
+        self._built: tuple[ActionSettings, T] | None = None
+
+    def install(self, value: T | None) -> None:
+        """Use ``value`` from now on; ``None``: back to the one built from settings."""
+        with self._lock:
+            self._installed = value
+
+    def get(self) -> T:
+        with self._lock:
+            if self._installed is not None:
+                return self._installed
+        current = get_settings()  # outside the lock: building may need another PerProcess
+        with self._lock:
+            if self._built is None or self._built[0] is not current:
+                self._built = (current, self._build(current))
+            return self._built[1]

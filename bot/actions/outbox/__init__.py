@@ -18,8 +18,6 @@ Settings (:class:`actions.settings.ActionSettings`): ``NIVEL0_OUTBOX_PATH`` (def
 
 from __future__ import annotations
 
-import threading
-
 from actions.handoff_client import default_client
 from actions.outbox.delivery import Outbox, OutboxSettings, unanswered_key
 from actions.outbox.store import (
@@ -34,7 +32,7 @@ from actions.outbox.store import (
     OutboxEntry,
     OutboxStore,
 )
-from actions.settings import ActionSettings, get_settings
+from actions.settings import PerProcess
 
 __all__ = [
     "DELIVERED",
@@ -55,26 +53,10 @@ __all__ = [
     "unanswered_key",
 ]
 
-_lock = threading.Lock()
-_installed: Outbox | None = None
-_built: tuple[ActionSettings, Outbox] | None = None
-
-
-def configure(outbox: Outbox | None) -> None:
-    """Install the process's outbox (tests); ``None``: back to the one built from settings."""
-    global _installed
-    with _lock:
-        _installed = outbox
-
-
-def default_outbox() -> Outbox:
-    """The process's outbox: the installed one, else one built from
-    :func:`actions.settings.get_settings` (built again when other settings are installed)."""
-    global _built
-    with _lock:
-        if _installed is not None:
-            return _installed
-        current = get_settings()
-        if _built is None or _built[0] is not current:
-            _built = (current, Outbox(OutboxSettings.from_settings(current), default_client()))
-        return _built[1]
+_outbox = PerProcess(
+    lambda settings: Outbox(OutboxSettings.from_settings(settings), default_client())
+)
+#: Install the process's outbox (tests); ``None``: back to the one built from settings.
+configure = _outbox.install
+#: The process's outbox: the installed one, else one built from the action settings.
+default_outbox = _outbox.get
