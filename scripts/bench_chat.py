@@ -17,11 +17,9 @@ import datetime as dt
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from knowledge.evalset import EvalSet  # noqa: E402
 from knowledge.search import KnowledgeBase  # noqa: E402
 from knowledge.settings import KnowledgeSettings  # noqa: E402
 from scripts.benchlib import latency_summary  # noqa: E402
-from tests.bot.servers import TRAIN_HINT, ChatServers, latest_model  # noqa: E402
+from tests.bot.servers import ServerError, rasa_url_for  # noqa: E402
 
 GOAL_P95_MS = 250.0
 WARM_UP_MESSAGES = ("hi", "how long does a refund take?", "hola", "¿cuánto tarda el envío?")
@@ -105,16 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit > 0:
         questions = questions[: args.limit]
 
-    with ExitStack() as stack:
-        url = args.url
-        if url is None:
-            model = latest_model()
-            if model is None:
-                print(TRAIN_HINT, file=sys.stderr)
-                return 2
-            log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-chat-")))
-            url = stack.enter_context(ChatServers(log_dir=log_dir, model=model)).rasa_url
-        chat_ms, kinds = bench_chat(url, questions)
+    try:
+        with rasa_url_for(args.url, "bench-chat-") as url:
+            chat_ms, kinds = bench_chat(url, questions)
+    except ServerError as exc:  # no trained model, or a server did not start
+        print(exc, file=sys.stderr)
+        return 2
     search_ms = bench_search(questions)
 
     chat = latency_summary(chat_ms, digits=1)

@@ -27,10 +27,8 @@ import datetime as dt
 import json
 import re
 import sys
-import tempfile
 import uuid
 from collections import Counter
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,7 @@ import httpx  # noqa: E402
 from knowledge.embedding import model_identity  # noqa: E402
 from knowledge.evalset import EvalSet  # noqa: E402
 from knowledge.settings import LANGUAGES, KnowledgeSettings  # noqa: E402
-from tests.bot.servers import TRAIN_HINT, ChatServers, latest_model  # noqa: E402
+from tests.bot.servers import ServerError, rasa_url_for  # noqa: E402
 
 _CHOOSE = re.compile(r'^/choose_article\{"article_id":"(?P<id>[^"]+)"\}$')
 
@@ -150,16 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             in_scope=evalset.in_scope[: args.limit], out_of_scope=evalset.out_of_scope[: args.limit]
         )
     settings = KnowledgeSettings()  # what the action server it starts reads from this env
-    with ExitStack() as stack:
-        url = args.url
-        if url is None:
-            model = latest_model()
-            if model is None:
-                print(TRAIN_HINT, file=sys.stderr)
-                return 2
-            log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="eval-chat-")))
-            url = stack.enter_context(ChatServers(log_dir=log_dir, model=model)).rasa_url
-        report = evaluate_chat(url, evalset, settings.help_center_url)
+    try:
+        with rasa_url_for(args.url, "eval-chat-") as url:
+            report = evaluate_chat(url, evalset, settings.help_center_url)
+    except ServerError as exc:  # no trained model, or a server did not start
+        print(exc, file=sys.stderr)
+        return 2
     report = {
         "evaluation": "eval_chat",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +203,24 @@ class ChatServers:
         response = post(self.webhook, json=body, timeout=60.0)
         response.raise_for_status()
         return list(response.json())
+
+
+@contextmanager
+def rasa_url_for(url: str | None, log_prefix: str) -> Iterator[str]:
+    """``url`` when the caller names a running Rasa server, else that of a Rasa server and action
+    server started here with the latest trained model (logs in a temporary directory, servers
+    stopped on exit). :class:`ServerError` with :data:`TRAIN_HINT` when no model is trained."""
+    if url is not None:
+        yield url
+        return
+    model = latest_model()
+    if model is None:
+        raise ServerError(TRAIN_HINT)
+    with (
+        tempfile.TemporaryDirectory(prefix=log_prefix) as log_dir,
+        ChatServers(log_dir=Path(log_dir), model=model) as servers,
+    ):
+        yield servers.rasa_url
 
 
 def tail(path: Path, lines: int = 40) -> str:
