@@ -14,7 +14,9 @@ Per language it reports, for in-scope questions: ``right_answered`` (the right t
 ``right_in_clarify`` (the right topic among the buttons), ``right_first_reply`` (either),
 ``wrong_answered`` (a confident answer with another topic: the error that matters most),
 ``no_article``; for out-of-scope questions: ``answered`` (a confident wrong answer), ``clarify``,
-``no_article``. The model the action server served is recorded with the figures. Writes
+``no_article``; the same for each held-out set of questions no article answers given with
+``--unanswerable`` (tests/eval/unanswerable_shop.yml, unanswerable_other.yml; ``--split``).
+The model the action server served is recorded with the figures. Writes
 var/reports/eval_chat.json.
 
     .venv/bin/python scripts/eval_chat.py [--url http://localhost:5005] [--set FILE] [--limit N]
@@ -38,7 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bot")]
 import httpx  # noqa: E402
 
 from knowledge.embedding import model_identity  # noqa: E402
-from knowledge.evalset import EvalSet  # noqa: E402
+from knowledge.evalset import EvalSet, OutOfScope, UnanswerableSet  # noqa: E402
 from knowledge.settings import LANGUAGES, KnowledgeSettings  # noqa: E402
 from tests.bot.servers import ServerError, rasa_url_for  # noqa: E402
 
@@ -71,8 +73,36 @@ def ask(client: httpx.Client, webhook: str, text: str, language: str) -> list[di
     return response.json()
 
 
-def evaluate_chat(url: str, evalset: EvalSet, help_center_url: str) -> dict[str, Any]:
-    """Per-language outcome shares (module docstring) and the in-scope misses."""
+def no_article_shares(
+    client: httpx.Client, webhook: str, questions: list[OutOfScope], help_center_url: str
+) -> dict[str, dict[str, float | int | None]]:
+    """Per language: how many questions, and the shares answered (a confident wrong answer),
+    clarify and no_article (right) of questions no article answers."""
+    kinds: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
+    for q in questions:
+        kind, _ = first_reply(ask(client, webhook, q.text, q.language), help_center_url)
+        kinds[q.language][kind] += 1
+    return {
+        lang: {
+            "questions": sum(kinds[lang].values()),
+            **{k: _share(kinds[lang][k], sum(kinds[lang].values())) for k in _NO_ARTICLE_KINDS},
+        }
+        for lang in LANGUAGES
+    }
+
+
+_NO_ARTICLE_KINDS = ("answered", "clarify", "no_article")
+
+
+def evaluate_chat(
+    url: str,
+    evalset: EvalSet,
+    help_center_url: str,
+    unanswerable_sets: dict[str, list[OutOfScope]] | None = None,
+) -> dict[str, Any]:
+    """Per-language outcome shares (module docstring) and the in-scope misses; for each of
+    ``unanswerable_sets`` (name -> questions no article answers) the shares of
+    :func:`no_article_shares`."""
     webhook = f"{url.rstrip('/')}/webhooks/rest/webhook"
     in_scope: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
     out_of_scope: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES}
@@ -101,6 +131,10 @@ def evaluate_chat(url: str, evalset: EvalSet, help_center_url: str) -> dict[str,
         for q in evalset.out_of_scope:
             kind, _ = first_reply(ask(client, webhook, q.text, q.language), help_center_url)
             out_of_scope[q.language][kind] += 1
+        unanswerable = {
+            name: no_article_shares(client, webhook, questions, help_center_url)
+            for name, questions in (unanswerable_sets or {}).items()
+        }
     report: dict[str, Any] = {}
     for lang in LANGUAGES:
         n_in, n_out = sum(in_scope[lang].values()), sum(out_of_scope[lang].values())
@@ -127,6 +161,7 @@ def evaluate_chat(url: str, evalset: EvalSet, help_center_url: str) -> dict[str,
                 },
             },
         }
+    report["unanswerable"] = unanswerable
     report["misses"] = misses
     return report
 
@@ -139,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="running Rasa server; default: start Rasa + actions here")
     parser.add_argument("--set", type=Path, default=ROOT / "tests" / "eval" / "test.yml")
+    parser.add_argument(
+        "--unanswerable",
+        type=Path,
+        action="append",
+        default=[],
+        help="also a held-out set of questions no article answers (repeatable)",
+    )
+    parser.add_argument("--split", choices=("dev", "test"), default="test")
     parser.add_argument("--limit", type=int, default=0, help="only the first N of each part")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports" / "eval_chat.json")
     args = parser.parse_args(argv)
@@ -147,10 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         evalset = EvalSet(
             in_scope=evalset.in_scope[: args.limit], out_of_scope=evalset.out_of_scope[: args.limit]
         )
+    unanswerable = {
+        path.stem: UnanswerableSet.load(path).split(args.split) for path in args.unanswerable
+    }
     settings = KnowledgeSettings()  # what the action server it starts reads from this env
     try:
         with rasa_url_for(args.url, "eval-chat-") as url:
-            report = evaluate_chat(url, evalset, settings.help_center_url)
+            report = evaluate_chat(url, evalset, settings.help_center_url, unanswerable)
     except ServerError as exc:  # no trained model, or a server did not start
         print(exc, file=sys.stderr)
         return 2
@@ -158,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluation": "eval_chat",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "set": str(args.set),
+        "unanswerable_split": args.split,
         "through": url if args.url else "Rasa server + action server started here (REST)",
         "model": {
             "path": str(settings.model_path),
@@ -175,6 +222,13 @@ def main(argv: list[str] | None = None) -> int:
             f"answered {i['wrong_answered']}, no article {i['no_article']}; out of scope "
             f"{o['questions']}: answered {o['answered']}, clarify {o['clarify']}"
         )
+    for name, shares in report["unanswerable"].items():
+        for lang in LANGUAGES:
+            u = shares[lang]
+            print(
+                f"{name} ({args.split}) {lang}: {u['questions']} questions: answered (wrong) "
+                f"{u['answered']}, clarify {u['clarify']}, no article {u['no_article']}"
+            )
     print(f"report: {args.out}")
     return 0
 
