@@ -15,8 +15,9 @@ export HANDOFF_SERVICE_URL="${HANDOFF_SERVICE_URL:-http://localhost:${HANDOFF_PO
 ROOT="$PWD"
 
 # The action server runs from bot/ with the project root on PYTHONPATH (it imports knowledge/);
-# its settings resolve relative paths against the project root, not bot/. It loads the embedding
-# model and the index before it serves, and exits at once if the configured model is missing.
+# its settings resolve relative paths against the project root, not bot/. It exits at once if a
+# setting is invalid or the configured model is missing, and loads the model and the index in the
+# background as it starts.
 action_server() {
     cd "$ROOT/bot"
     PYTHONPATH="$ROOT" exec "$ROOT/.venv/bin/python" -m rasa_sdk --actions actions \
