@@ -18,8 +18,11 @@ when a separate process runs it). Invalid settings or a missing model stop it th
 reason and exit status 1: rasa_sdk only stops by itself on an ``ImportError``, and a
 half-configured server must not start answering. The Sanic worker starts loading the model and
 the index as soon as it imports this package, in the background (Sanic gives a worker 30 s to
-report ready, less than a first index build can take), so the first customer does not wait
-for them. Other importers (tests, scripts) do none of this.
+report ready, less than a first index build can take), and registers a rasa_sdk plugin
+(:func:`attach_sanic_app_extensions`, called when rasa_sdk builds the worker's app, after the
+import) whose middleware makes ``/health`` answer 503 until they are loaded: a healthy action
+server answers its first customer without loading anything. Other importers (tests, scripts)
+do none of this.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ import logging
 import os
 import sys
 
+import pluggy
 from pydantic import ValidationError
+from sanic import Sanic
 
 #: Sanic names its serving worker processes ``Sanic-Server-<n>-<m>`` (``SANIC_WORKER_NAME``).
 _SANIC_SERVER_PREFIX = "Sanic-Server"
@@ -64,10 +69,29 @@ def _start_main() -> None:
         logger.info("handoff outbox worker started")
 
 
+@pluggy.HookimplMarker("rasa_sdk")
+def attach_sanic_app_extensions(app: Sanic) -> None:
+    """rasa_sdk's plugin hook: the worker's ``/health`` waits for the knowledge base."""
+    from actions import kb
+
+    kb.attach_readiness(app)
+
+
 def _start_server() -> None:
+    from rasa_sdk.plugin import plugin_manager
+
     from actions import kb, settings
 
+    # rasa_sdk configures logging in the main process only; the spawned worker logs its
+    # knowledge base's loading in the same format.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)-8s %(name)s  - %(message)s",
+            datefmt="%Y-%m-%d %H:%M:%S",
+        )
     kb.warm_up(settings.configure().knowledge)
+    plugin_manager().register(sys.modules[__name__])
 
 
 _role = _process_role()

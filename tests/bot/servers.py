@@ -78,7 +78,9 @@ def wait_until_ready(
     process: subprocess.Popen[bytes], log_path: Path, url: str, timeout: float
 ) -> None:
     """Poll ``url`` until it answers 200; :class:`ServerError` with the log's end if the
-    process exits first or ``timeout`` seconds pass."""
+    process exits first, ``url`` answers 500 (the action server's knowledge base failed to
+    load) or ``timeout`` seconds pass. The action server's ``/health`` answers 503 until its
+    knowledge base is loaded, so ready means its first reply loads nothing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -87,8 +89,11 @@ def wait_until_ready(
                 + tail(log_path)
             )
         try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
+            response = httpx.get(url, timeout=2.0)
+            if response.status_code == 200:
                 return
+            if response.status_code == 500:
+                raise ServerError(f"{url} answered 500 {response.text}:\n{tail(log_path)}")
         except httpx.HTTPError:
             pass
         time.sleep(0.5)

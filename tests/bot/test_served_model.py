@@ -1,7 +1,8 @@
 """What is measured is what runs: the action server, started from ``bot/`` by the command
 ``make run`` uses (``scripts/run_all.sh action-server``) with this process's environment, serves
 the embedding model ``make eval`` reports; a configured model that is not there, or an invalid
-setting, stops it at start-up with the reason instead of a silent fallback.
+setting, stops it at start-up with the reason instead of a silent fallback. It reports healthy
+only once its knowledge base is loaded, so the first reply after "ready" loads nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.support import free_port
 
 EVAL_REPORT = PROJECT_ROOT / "var" / "reports" / "eval.json"  # what `make eval` writes
 SERVING = re.compile(r"serving embedding model (\S+) from (\S+)")
+LOADED = re.compile(r"knowledge base loaded in [\d.]+ s: the action server is ready")
 
 
 def evaluated_model() -> tuple[str, str]:
@@ -39,12 +41,18 @@ def test_action_server_serves_the_evaluated_model(tmp_path: Path) -> None:
     # Handoffs stay in the test's directory; everything else is what `make run` would see.
     env = server_env({"NIVEL0_OUTBOX_PATH": str(tmp_path / "outbox.db")})
     process = spawn_action_server(port, env, log)
+    health = f"http://127.0.0.1:{port}/health"
     try:
-        wait_until_ready(process, log, f"http://127.0.0.1:{port}/health", timeout=300)
+        wait_until_ready(process, log, health, timeout=300)
+        # Read at the moment /health first answered 200, before anything else ran.
+        log_when_ready = log.read_text(errors="replace")
     finally:
         process.terminate()
         process.wait(timeout=30)
-    served = SERVING.search(log.read_text(errors="replace"))
+    assert LOADED.search(log_when_ready), (
+        f"/health answered 200 before the knowledge base was loaded:\n{tail(log)}"
+    )
+    served = SERVING.search(log_when_ready)
     assert served is not None, f"no 'serving embedding model' line in the log:\n{tail(log)}"
     identity, path = served.groups()
     assert identity == expected, (
