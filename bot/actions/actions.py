@@ -37,8 +37,9 @@ from actions.gaps import FALLBACK, NEGATIVE_FEEDBACK, record_gap
 from actions.handoff import announce_ticket, start_handoff, submit_handoff
 from actions.handoff_payload import conversation_id
 from actions.language import resolve_language
-from actions.sensitive import is_sensitive
+from actions.sensitive import contains_personal_data, is_sensitive
 from actions.settings import get_settings
+from handoff_service.redaction import redact
 from knowledge.articles import Article
 from knowledge.search import Band, Hit, SearchOutcome
 from knowledge.service import KnowledgeService
@@ -247,8 +248,12 @@ def answer_question(
     """
     question = latest_text(tracker).strip()
     language = current_language(tracker)
-    if is_question and is_sensitive(question):
-        # Fraud, hacked accounts, disputed charges: a person, not an article.
+    personal_data = contains_personal_data(question)
+    if personal_data or (is_question and is_sensitive(question)):
+        # Fraud, hacked accounts, disputed charges, card or ID numbers: a person, not an article.
+        if personal_data:
+            dispatcher.utter_message(response="utter_personal_data_warning")
+            question = redact(question)
         return [
             SlotSet(LAST_QUESTION, question),
             *start_handoff(
