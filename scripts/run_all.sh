@@ -3,6 +3,9 @@
 # Ports come from the environment, with the defaults documented in the README.
 # `scripts/run_all.sh action-server` starts only the action server, in the foreground, with the
 # same command, directory and environment as in the stack (the end-to-end tests start it so).
+# One line "nivel0 ready: chat at ..." says when the first customer's reply will be fast: the
+# action server has its knowledge base loaded and Rasa has answered a warm-up message
+# (NIVEL0_READY_TIMEOUT seconds at most, default 900: a first index build takes minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +20,7 @@ ROOT="$PWD"
 # The action server runs from bot/ with the project root on PYTHONPATH (it imports knowledge/);
 # its settings resolve relative paths against the project root, not bot/. It exits at once if a
 # setting is invalid or the configured model is missing, and loads the model and the index in the
-# background as it starts.
+# background as it starts; its /health answers 503 until they are loaded.
 action_server() {
     cd "$ROOT/bot"
     PYTHONPATH="$ROOT" exec "$ROOT/.venv/bin/python" -m rasa_sdk --actions actions \
@@ -61,6 +64,39 @@ echo "rasa server     -> http://localhost:${RASA_PORT}/webhooks/rest/webhook"
 (cd bot && exec "$ROOT/.venv-rasa/bin/rasa" run -m models/nivel0.tar.gz --port "$RASA_PORT" \
     --cors "*" --endpoints endpoints.yml --credentials credentials.yml) &
 
-wait -n
+# Ready = the action server's /health answers 200 (its knowledge base is loaded) and Rasa
+# answers a warm-up question through its REST channel (its first prediction is the slow one).
+announce_ready() {
+    local deadline=$((SECONDS + ${NIVEL0_READY_TIMEOUT:-900}))
+    local webhook="http://localhost:${RASA_PORT}/webhooks/rest/webhook"
+    local question
+    until curl -sf -o /dev/null "http://localhost:${ACTION_SERVER_PORT}/health"; do
+        if ((SECONDS >= deadline)); then
+            echo "nivel0 not ready: the action server's knowledge base is not loaded" >&2
+            return 1
+        fi
+        sleep 1
+    done
+    for question in "how long does a refund take?" "¿cuánto tarda el envío?"; do
+        until curl -sf -o /dev/null -H "Content-Type: application/json" \
+            -d "{\"sender\": \"nivel0-warm-up-$$\", \"message\": \"$question\"}" "$webhook"; do
+            if ((SECONDS >= deadline)); then
+                echo "nivel0 not ready: the Rasa server does not answer on $webhook" >&2
+                return 1
+            fi
+            sleep 1
+        done
+    done
+    echo "nivel0 ready: chat at http://localhost:${HELP_CENTER_PORT}/ (REST channel: $webhook)"
+}
+announce_ready &
+ANNOUNCER=$!
+
+# Any server exiting stops the stack; the announcer finishing (ready or not) does not.
+while true; do
+    EXITED=""
+    wait -n -p EXITED || true
+    [ "$EXITED" = "$ANNOUNCER" ] || break
+done
 echo "a process exited; stopping the stack" >&2
 exit 1

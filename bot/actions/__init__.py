@@ -17,8 +17,9 @@ stored while the handoff service was down; ``NIVEL0_OUTBOX_WORKER=false`` turns 
 when a separate process runs it). Invalid settings or a missing model stop it there with the
 reason and exit status 1: rasa_sdk only stops by itself on an ``ImportError``, and a
 half-configured server must not start answering. The Sanic worker starts loading the model and
-the index as soon as it imports this package, in the background (Sanic gives a worker 30 s to
-report ready, less than a first index build can take), and registers a rasa_sdk plugin
+the index as soon as it imports this package, in the background (Sanic gives a worker
+:data:`WORKER_ACK_SECONDS` to report started, raised from its 30 s; a first index build can take
+longer still), and registers a rasa_sdk plugin
 (:func:`attach_sanic_app_extensions`, called when rasa_sdk builds the worker's app, after the
 import) whose middleware makes ``/health`` answer 503 until they are loaded: a healthy action
 server answers its first customer without loading anything. Other importers (tests, scripts)
@@ -37,6 +38,8 @@ from sanic import Sanic
 
 #: Sanic names its serving worker processes ``Sanic-Server-<n>-<m>`` (``SANIC_WORKER_NAME``).
 _SANIC_SERVER_PREFIX = "Sanic-Server"
+#: How long Sanic's worker may take to start (import this package) before Sanic gives up.
+WORKER_ACK_SECONDS = 300
 
 
 def _process_role() -> str | None:
@@ -50,10 +53,25 @@ def _process_role() -> str | None:
     return None
 
 
+def _give_workers_time_to_start() -> None:
+    """Let Sanic's worker take :data:`WORKER_ACK_SECONDS` to report started, not 30 s.
+
+    The worker imports this package (torch, sentence-transformers) before it acknowledges; on
+    a loaded machine that took over 30 s, and Sanic then kills the whole process group: with
+    `make run`, every server of the stack. ``WorkerManager.THRESHOLD`` is Sanic's documented
+    knob for this (in tenths of a second; see its "worker ack" deployment guide).
+    """
+    from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import WorkerProcess
+
+    WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = WORKER_ACK_SECONDS * 10
+
+
 def _start_main() -> None:
     from actions import settings
     from knowledge.embedding import model_identity
 
+    _give_workers_time_to_start()
     logger = logging.getLogger(__name__)
     try:
         configured = settings.configure()
