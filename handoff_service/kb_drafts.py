@@ -23,7 +23,6 @@ from knowledge.articles import (
     MAX_TOPIC_CHARS,
     Article,
     ArticleError,
-    article_id,
     article_path,
     slugify,
     write_article,
@@ -94,8 +93,7 @@ def build_draft(ticket: Ticket, request: KbDraftIn, kb_dir: Path, today: dt.date
         f"## {source}\n\nTicket {ticket.number} ({ticket.category}, {ticket.request_type})."
     )
     try:
-        return Article(
-            id=article_id(topic, language),
+        return Article.new(
             topic=topic,
             title=title,
             language=language,

@@ -168,6 +168,11 @@ class Article(BaseModel):
             raise ValueError(f"id must be '<topic>-<language>' = {expected!r}, got {self.id!r}")
         return self
 
+    @classmethod
+    def new(cls, **fields: object) -> Article:
+        """An article whose id is made by the id rule from its ``topic`` and ``language``."""
+        return cls(id=article_id(str(fields["topic"]), str(fields["language"])), **fields)
+
     @property
     def is_published(self) -> bool:
         return self.status == "published"

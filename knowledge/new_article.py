@@ -16,7 +16,6 @@ from knowledge.articles import (
     Article,
     ArticleError,
     Category,
-    article_id,
     article_path,
     slugify,
     write_article,
@@ -63,8 +62,7 @@ def template_article(
 ) -> Article:
     """The draft ``kb new`` writes: the title, and placeholders for everything else."""
     text = _TEXT[language]
-    return Article(
-        id=article_id(topic, language),
+    return Article.new(
         topic=topic,
         title=title,
         language=language,

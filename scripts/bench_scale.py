@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from knowledge.articles import Article, Category, article_id, article_path
+from knowledge.articles import Article, Category, article_path
 from knowledge.bands import Calibration
 from knowledge.embedding import served_model
 from knowledge.reload import ReloadingKnowledgeBase
@@ -135,8 +135,7 @@ def generate(kb_dir: Path, articles: int, seed: int = 7) -> list[tuple[str, str,
             questions = [
                 q.format(**fill) for q in rng.sample(QUESTIONS[language], rng.randint(3, 5))
             ]
-            article = Article(
-                id=article_id(topic, language),
+            article = Article.new(
                 topic=topic,
                 title=TITLE[language].format(**fill),
                 language=language,

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from knowledge.articles import Article, Category, article_id, article_path
+from knowledge.articles import Article, Category, article_path
 
 FIXTURE_DATE = dt.date(2026, 10, 12)
 FIXTURE_QUESTIONS = ("question one", "question two", "question three")
@@ -34,8 +34,7 @@ def fixture_article(
     updated: dt.date = FIXTURE_DATE,
 ) -> Article:
     """A valid article; only what a test cares about needs to be given."""
-    return Article(
-        id=article_id(topic, language),
+    return Article.new(
         topic=topic,
         title=title,
         language=language,
