@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from actions.settings import ActionSettings
 from pydantic_settings import BaseSettings
 
 from help_center.settings import HelpCenterSettings
+from knowledge.articles import Category
 from knowledge.settings import KnowledgeSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +35,9 @@ def test_readme_documents_every_setting(settings: type[BaseSettings]) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in env_names(settings) if f"`{name}`" not in readme]
     assert not missing, f"README.md does not document {missing}"
+
+
+def test_kb_format_lists_exactly_the_category_vocabulary() -> None:
+    text = (ROOT / "docs" / "kb-format.md").read_text(encoding="utf-8")
+    listed = text.split("Categories:", 1)[1].split(".\n", 1)[0]
+    assert re.findall(r"`([a-z-]+)`", listed) == [c.value for c in Category]
