@@ -58,6 +58,9 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
+    # where "due soon" / "overdue" notices for the agent's queues go (agents only)
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    queues: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="account")
@@ -89,7 +92,10 @@ class Counter(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_queue_status_due", "queue", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_tickets_queue_status_due", "queue", "status", "due_at"),
+        UniqueConstraint("access_key", name="uq_tickets_access_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -121,6 +127,16 @@ class Ticket(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     kb_draft_path: Mapped[str | None] = mapped_column(String(500))
+    # The customer's key to the private ticket page and to replies by e-mail: a long random
+    # secret (tickets.new_access_key), rotated by an agent when a link leaked.
+    access_key: Mapped[str] = mapped_column(String(64))
+    # when the customer last read the ticket (private page or the bot's status answer): agent
+    # replies after it are "unread"
+    customer_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # the due-date clock is stopped since this instant (waiting on the customer)
+    sla_paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    due_soon_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    overdue_notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -131,6 +147,15 @@ class Ticket(Base):
     assignee: Mapped[Account | None] = relationship()
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
+    emails: Mapped[list[EmailMessage]] = relationship(
+        back_populates="ticket", order_by="EmailMessage.id", cascade="all, delete-orphan"
+    )
+    inbound_emails: Mapped[list[InboundEmail]] = relationship(
+        back_populates="ticket", order_by="InboundEmail.id", cascade="all, delete-orphan"
+    )
+    ratings: Mapped[list[SatisfactionRating]] = relationship(
+        back_populates="ticket", order_by="SatisfactionRating.id", cascade="all, delete-orphan"
     )
 
 
@@ -189,3 +214,77 @@ class UnansweredQuestion(Base):
     text_hash: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmailMessage(Base):
+    """The e-mail outbox: one row per e-mail to send, written in the transaction of the ticket
+    change that causes it (handoff_service.email.outbox), sent and retried by the sender.
+
+    ``message_id`` is fixed when the row is written, so a retry after an uncertain delivery
+    carries the same Message-ID. Subject and bodies are filled in when the message is rendered
+    (at the first attempt) and kept: the console shows exactly what was sent.
+    """
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (
+        UniqueConstraint("event_id", "kind", "to_address"),
+        Index("ix_email_outbox_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ticket_events.id", ondelete="CASCADE"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    to_address: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    subject: Mapped[str | None] = mapped_column(String(300), default=None)
+    text_body: Mapped[str | None] = mapped_column(Text, default=None)
+    html_body: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="emails")
+    event: Mapped[TicketEvent | None] = relationship()
+
+
+class InboundEmail(Base):
+    """A message received for a ticket (reply by e-mail). ``message_id`` (the sender's
+    Message-ID) makes redelivery idempotent; the body is the reply without quoted history and
+    signature, redacted. Mail from someone other than the ticket's customer is ``held``."""
+
+    __tablename__ = "inbound_emails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    from_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text, default=None)  # why held, what was refused
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100), default=None)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="inbound_emails")
+
+
+class SatisfactionRating(Base):
+    """The customer's rating (1-5) of a resolved ticket, from the private page. A ticket reopened
+    and resolved again can be rated again; metrics use the latest."""
+
+    __tablename__ = "satisfaction_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="ratings")

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -98,6 +98,80 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("NIVEL0_HELP_CENTER_URL"),
         description="Base of KB article links in the console: <url>/<language>/<topic>.",
     )
+    public_url: str = Field(
+        default="http://localhost:8000",
+        description="The service's address as customers reach it: links in e-mails to the "
+        "private ticket page (<url>/t/<key>) start with it.",
+    )
+    smtp_host: str = Field(
+        default="127.0.0.1",
+        description="SMTP server the e-mail outbox sends through (`make run`: the local "
+        "catch-all).",
+    )
+    smtp_port: int = Field(default=1025, gt=0, lt=65536, description="Its port.")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="none",
+        description="none (plain, for the local catch-all), starttls (usually port 587) or tls "
+        "(implicit TLS, usually 465).",
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(default=None, description="Its password (a secret).")
+    smtp_timeout_seconds: float = Field(
+        default=10, gt=0, description="Connection and command timeout of one send."
+    )
+    mail_from: str = Field(
+        default="nivel0 support <support@nivel0.localhost>",
+        description="From: of every e-mail.",
+    )
+    mail_reply_to: str = Field(
+        default="reply+{key}@nivel0.localhost",
+        description="Reply-To: of e-mails to customers; {key} becomes the ticket's access key, "
+        "so a reply lands on its ticket (the inbound listener or an MTA pipe reads it).",
+    )
+    email_worker: bool = Field(
+        default=True,
+        description="Send the e-mail outbox from this process (a background thread). Turn off "
+        "when a separate `cli send-email` process does it.",
+    )
+    email_poll_seconds: float = Field(
+        default=5, gt=0, description="How often the sender looks for due e-mails."
+    )
+    email_give_up_hours: float = Field(
+        default=72,
+        gt=0,
+        description="An e-mail that could not be sent for this long is marked failed (the "
+        "console shows it); retries back off exponentially up to 15 minutes apart.",
+    )
+    inbound_smtp_port: int | None = Field(
+        default=1026,
+        gt=0,
+        lt=65536,
+        description="Port of the inbound SMTP listener that receives replies by e-mail "
+        "(started with the service); empty: no listener (use `cli receive-email` from an MTA).",
+    )
+    inbound_smtp_host: str = Field(default="127.0.0.1", description="Its address.")
+    inbound_max_bytes: int = Field(
+        default=10_000_000, gt=0, description="Largest inbound e-mail accepted (larger: 552)."
+    )
+    mail_catcher_port: int = Field(
+        default=8025,
+        gt=0,
+        lt=65536,
+        description="Web page of the local SMTP catch-all (`make run`), which listens on "
+        "smtp_host:smtp_port and shows every e-mail it received.",
+    )
+    reopen_days: int = Field(
+        default=14,
+        ge=0,
+        description="Days after resolution during which the customer can reopen the ticket "
+        "from its private page.",
+    )
+    due_soon_hours: float = Field(
+        default=24,
+        gt=0,
+        description='A ticket due within this many hours is flagged "due soon" in the queue and '
+        "announced once by e-mail to its queue's agents.",
+    )
     log_level: str = Field(default="INFO", description="Level of the JSON logs on stderr.")
     host: str = Field(default="127.0.0.1", description="Address `cli serve` listens on.")
     port: int = Field(default=8000, description="Port `cli serve` listens on.")
@@ -137,10 +211,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
-    @field_validator("help_center_url")
+    @field_validator("help_center_url", "public_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("mail_reply_to")
+    @classmethod
+    def _reply_to_has_key(cls, value: str) -> str:
+        if "{key}" not in value or value.count("@") != 1:
+            raise ValueError("mail_reply_to must be an address containing {key}")
+        return value
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -3,6 +3,8 @@ actions. Routers translate HTTP to these calls; the state rules live in lifecycl
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +18,31 @@ from handoff_service.context import AppContext
 from handoff_service.kb_drafts import write_draft
 from handoff_service.lifecycle import (
     KB_DRAFTABLE,
+    OPEN,
     Action,
     InvalidTransition,
     check_editable,
     next_status,
 )
-from handoff_service.models import Account, Counter, Ticket, TicketEvent, utcnow
+from handoff_service.mail.outbox import enqueue_for_event
+from handoff_service.models import Account, Counter, SatisfactionRating, Ticket, TicketEvent, utcnow
 from handoff_service.schemas import HandoffIn, KbDraftIn
 from handoff_service.summary import customer_text, summarise
 from handoff_service.triage.request_types import classify_request_type
 from handoff_service.triage.rules import TicketFacts
 from handoff_service.vocabulary import Priority, RequestType, Status, Visibility
 
+#: The actor name of changes the customer makes (private page, reply by e-mail).
+CUSTOMER = "customer"
+
 
 class TicketNotFound(LookupError):
     pass
+
+
+def new_access_key() -> str:
+    """The customer's secret for one ticket: 256 random bits, URL- and e-mail-address-safe."""
+    return secrets.token_urlsafe(32)
 
 
 def next_number(session: Session, year: int) -> str:
@@ -111,6 +123,7 @@ def create_from_handoff(
         routing_rule=rule.name,
         tier=1,
         status=Status.NEW.value,
+        access_key=new_access_key(),
         created_at=now,
         updated_at=now,
         due_at=due_at,
@@ -133,6 +146,7 @@ def create_from_handoff(
             },
         ),
     ]
+    enqueue_for_event(ticket, ticket.events[0])
     session.add(ticket)
     try:
         session.commit()
@@ -172,13 +186,26 @@ def list_tickets(
     return total, list(rows)
 
 
-def _record(ticket: Ticket, actor: Account, kind: str, **data: Any) -> None:
+def get_by_access_key(session: Session, key: str) -> Ticket:
+    """The ticket whose access key is ``key`` (the private page, replies by e-mail)."""
+    ticket = session.scalars(select(Ticket).where(Ticket.access_key == key)).first()
+    if ticket is None:
+        raise TicketNotFound("no ticket for this link")
+    return ticket
+
+
+def _record(ticket: Ticket, actor: Account | str, kind: str, **data: Any) -> TicketEvent:
+    """Append an event to the ticket's history, with the e-mail it calls for (same transaction)."""
     now = utcnow()
     ticket.updated_at = now
-    ticket.events.append(TicketEvent(kind=kind, actor=actor.name, data=data, created_at=now))
+    name = actor if isinstance(actor, str) else actor.name
+    event = TicketEvent(kind=kind, actor=name, data=data, created_at=now)
+    ticket.events.append(event)
+    enqueue_for_event(ticket, event)
+    return event
 
 
-def transition(ticket: Ticket, actor: Account, action: Action, **data: Any) -> None:
+def transition(ticket: Ticket, actor: Account | str, action: Action, **data: Any) -> None:
     """Apply a lifecycle action (raises InvalidTransition) and record it."""
     before = ticket.status
     ticket.status = next_status(before, action).value
@@ -261,3 +288,67 @@ def make_kb_draft(ctx: AppContext, ticket: Ticket, agent: Account, request: KbDr
     ticket.kb_draft_path = str(path)
     _record(ticket, agent, "kb_draft_created", path=str(path))
     return path
+
+
+def rotate_access_key(ticket: Ticket, agent: Account) -> None:
+    """A new secret for the ticket: links and reply addresses sent before stop working."""
+    ticket.access_key = new_access_key()
+    _record(ticket, agent, "access_key_rotated")
+
+
+def mark_seen(ticket: Ticket) -> None:
+    """The customer has read the ticket (its replies are no longer unread)."""
+    ticket.customer_seen_at = utcnow()
+
+
+def unread_replies(ticket: Ticket) -> list[TicketEvent]:
+    """Agent replies the customer has not seen yet, oldest first."""
+    seen = ticket.customer_seen_at
+    return [
+        e
+        for e in ticket.events
+        if e.kind == "comment"
+        and e.data.get("visibility") == Visibility.CUSTOMER.value
+        and (seen is None or e.created_at > seen)
+    ]
+
+
+def customer_reply(ticket: Ticket, body: str, via: str) -> None:
+    """The customer writes on an open ticket (``via``: ``page`` or ``email``). A ticket waiting
+    on the customer goes back to in progress: the assignee has work again."""
+    if Status(ticket.status) not in OPEN:
+        raise InvalidTransition(f"this request is {ticket.status}; reopen it to write again")
+    _record(ticket, CUSTOMER, "customer_reply", body=body, via=via)
+    if ticket.status == Status.WAITING_ON_CUSTOMER.value:
+        transition(ticket, CUSTOMER, Action.RESUME)
+
+
+def can_reopen(ticket: Ticket, reopen_days: int, now: dt.datetime | None = None) -> bool:
+    """Whether the customer may still reopen: resolved (not closed) less than ``reopen_days``
+    days ago."""
+    if ticket.status != Status.RESOLVED.value or ticket.resolved_at is None:
+        return False
+    return (now or utcnow()) - ticket.resolved_at < dt.timedelta(days=reopen_days)
+
+
+def customer_reopen(ticket: Ticket, reason: str, reopen_days: int) -> None:
+    """The customer reopens a resolved ticket from its private page, within the window."""
+    if not can_reopen(ticket, reopen_days):
+        raise InvalidTransition(
+            f"a request can be reopened up to {reopen_days} days after it was resolved"
+        )
+    transition(ticket, CUSTOMER, Action.REOPEN, reason=reason)
+    ticket.resolved_at = None
+    ticket.closed_at = None
+
+
+def rate(ticket: Ticket, rating: int, comment: str | None) -> SatisfactionRating:
+    """The customer's satisfaction (1-5, optional comment) with a resolved or closed ticket."""
+    if Status(ticket.status) not in KB_DRAFTABLE:
+        raise InvalidTransition("a request can be rated once it is resolved")
+    if not 1 <= rating <= 5:
+        raise ValueError("rating must be between 1 and 5")
+    row = SatisfactionRating(rating=rating, comment=comment or None, created_at=utcnow())
+    ticket.ratings.append(row)
+    _record(ticket, CUSTOMER, "rated", rating=rating)
+    return row

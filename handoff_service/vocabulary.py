@@ -80,3 +80,29 @@ class Feedback(StrEnum):
     HELPFUL = "helpful"
     NOT_HELPFUL = "not_helpful"
     NONE = "none"
+
+
+class EmailKind(StrEnum):
+    """What an e-mail is about. The first five go to the ticket's customer, in its language;
+    the last two to the agents of the ticket's queue."""
+
+    TICKET_CREATED = "ticket_created"
+    AGENT_REPLY = "agent_reply"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"  # in the outbox, to be (re)tried at next_attempt_at
+    SENT = "sent"  # accepted by the SMTP server
+    FAILED = "failed"  # given up: permanent refusal, or retried for longer than allowed
+
+
+class InboundStatus(StrEnum):
+    APPENDED = "appended"  # added to the ticket as the customer's reply
+    HELD = "held"  # from another sender (or unreadable): waits for an agent
+    ACCEPTED = "accepted"  # a held message an agent added to the ticket
+    DISCARDED = "discarded"  # a held message an agent threw away

@@ -19,7 +19,16 @@ from sqlalchemy import delete
 from handoff_service import auth
 from handoff_service.main import create_app
 from handoff_service.migrate import upgrade
-from handoff_service.models import Account, ApiToken, Counter, Ticket, TicketEvent
+from handoff_service.models import (
+    Account,
+    ApiToken,
+    Counter,
+    EmailMessage,
+    InboundEmail,
+    SatisfactionRating,
+    Ticket,
+    TicketEvent,
+)
 from handoff_service.settings import Settings
 from handoff_service.vocabulary import Role
 
@@ -79,6 +88,9 @@ def settings(db_url: str, triage_model_path: Path, kb_dir: Path) -> Settings:
         triage_model_path=triage_model_path,
         kb_drafts_dir=kb_dir,
         max_body_bytes=200_000,
+        # no background sender, no listener: tests that need them start their own
+        email_worker=False,
+        inbound_smtp_port=None,
     )
 
 
@@ -100,7 +112,16 @@ def client(app: FastAPI, kb_dir: Path) -> TestClient:
     shutil.rmtree(kb_dir)
     kb_dir.mkdir()
     with app.state.ctx.sessions() as session:
-        for model in (TicketEvent, Ticket, ApiToken, Account, Counter):
+        for model in (
+            EmailMessage,
+            InboundEmail,
+            SatisfactionRating,
+            TicketEvent,
+            Ticket,
+            ApiToken,
+            Account,
+            Counter,
+        ):
             session.execute(delete(model))
         session.commit()
     return TestClient(app, raise_server_exceptions=False)
