@@ -5,7 +5,7 @@ detection), ``kb`` (the process's knowledge service), ``conversation`` (slot nam
 for the articles shown), ``actions`` (the Rasa actions for answers and feedback), ``handoff``
 (starting and sending the tier-1 handoff), ``handoff_form`` (validation of the handoff and
 ticket-status forms), ``ticket_status``, ``handoff_client`` / ``outbox`` / ``handoff_payload``
-(delivery to the handoff service), ``ticket_text`` (queue and due date in plain words),
+(delivery to the handoff service), ``ticket_text`` (the queue in plain words),
 ``sensitive``, ``gaps``.
 
 The action server is two processes: the one ``python -m rasa_sdk`` runs (it registers the

@@ -47,7 +47,8 @@ from actions.handoff_client import HandoffResult
 from actions.handoff_payload import build_handoff_payload, conversation_id
 from actions.outbox import OutboxEntry, default_outbox
 from actions.settings import get_settings
-from actions.ticket_text import due_text, queue_text
+from actions.ticket_text import queue_text
+from handoff_service.i18n import due_text
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.conversation import EMAIL, QUERIED_TICKET, current_language
 from actions.handoff_client import HandoffError, default_client
 from actions.settings import get_settings
-from actions.ticket_text import due_text
+from handoff_service.i18n import due_text
 
 logger = logging.getLogger(__name__)
 

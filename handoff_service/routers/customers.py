@@ -8,30 +8,13 @@ from fastapi import APIRouter, HTTPException, status
 
 from handoff_service import tickets
 from handoff_service.dependencies import DbSession
+from handoff_service.i18n import STATUS_TEXT
 from handoff_service.routers.errors import errors
 from handoff_service.schemas import PublicComment, PublicStatus, StatusLookupIn
 from handoff_service.vocabulary import Status, Visibility
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
-STATUS_TEXT = {
-    "en": {
-        Status.NEW: "Received: an agent will pick it up soon.",
-        Status.ASSIGNED: "An agent has taken your request.",
-        Status.IN_PROGRESS: "We are working on your request.",
-        Status.WAITING_ON_CUSTOMER: "We are waiting for information from you.",
-        Status.RESOLVED: "Resolved.",
-        Status.CLOSED: "Closed.",
-    },
-    "es": {
-        Status.NEW: "Recibida: un agente la atenderá pronto.",
-        Status.ASSIGNED: "Un agente se ha hecho cargo de tu solicitud.",
-        Status.IN_PROGRESS: "Estamos trabajando en tu solicitud.",
-        Status.WAITING_ON_CUSTOMER: "Estamos esperando información tuya.",
-        Status.RESOLVED: "Resuelta.",
-        Status.CLOSED: "Cerrada.",
-    },
-}
 # The customer's language is unknown until the ticket is found: answer in both.
 NOT_FOUND = (
     "No ticket with this number and e-mail address. / "

@@ -23,8 +23,8 @@ from actions.handoff_client import HandoffClient, HandoffConfig
 from actions.handoff_payload import conversation_id
 from actions.outbox import HANDOFF, Outbox, OutboxSettings
 from actions.ticket_status import ActionTicketStatus
-from actions.ticket_text import due_text
 
+from handoff_service.i18n import due_text
 from handoff_service.schemas import TICKET_NUMBER_PATTERN
 from tests.bot.helpers import Conversation, responses
 from tests.support import HandoffServiceProcess, free_port, wait_until
