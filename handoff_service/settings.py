@@ -44,7 +44,12 @@ class Settings(BaseSettings):
     """Settings of the handoff service (API, console, CLI and migrations)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HANDOFF_", extra="ignore", validate_by_name=True, validate_by_alias=True
+        env_prefix="HANDOFF_",
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        # HANDOFF_INBOUND_SMTP_PORT=off: no listener (the optional fields read "off" as unset)
+        env_parse_none_str="off",
     )
 
     database_url: str = Field(
@@ -147,7 +152,7 @@ class Settings(BaseSettings):
         gt=0,
         lt=65536,
         description="Port of the inbound SMTP listener that receives replies by e-mail "
-        "(started with the service); empty: no listener (use `cli receive-email` from an MTA).",
+        "(started with the service); `off`: no listener (use `cli receive-email` from an MTA).",
     )
     inbound_smtp_host: str = Field(default="127.0.0.1", description="Its address.")
     inbound_max_bytes: int = Field(

@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 class HandoffServiceProcess:
     """Use as a context manager (start ... stop) or call :meth:`start` / :meth:`stop`."""
 
-    def __init__(self, workdir: Path, startup_timeout: float = WAIT_SECONDS):
+    def __init__(
+        self,
+        workdir: Path,
+        startup_timeout: float = WAIT_SECONDS,
+        env: dict[str, str] | None = None,
+    ):
         self.port = free_port()
         self.database_url = f"sqlite:///{workdir / 'handoff.db'}"
         self.env = {
@@ -36,6 +41,10 @@ class HandoffServiceProcess:
             "HANDOFF_TRIAGE_MODEL_PATH": str(workdir / "triage.joblib"),
             "HANDOFF_KB_DRAFTS_DIR": str(workdir / "kb"),
             "HANDOFF_LOG_LEVEL": "WARNING",
+            # no e-mail unless a test turns it on (``env``): no port shared between processes
+            "HANDOFF_EMAIL_WORKER": "false",
+            "HANDOFF_INBOUND_SMTP_PORT": "off",
+            **(env or {}),
         }
         self.log = workdir / "service.log"
         self.startup_timeout = startup_timeout  # the first start trains the triage model
