@@ -2,33 +2,102 @@
 
 migrate                         apply the Alembic migrations (DATABASE_URL)
 create-admin NAME               create an admin account and print its token
-create-token NAME [--role R]    print a new token for NAME (creating the account if needed)
+create-token NAME [--role R]    print a new token for NAME (creating the account if needed);
+  [--email E] [--queue Q ...]   also set where its due notices go (as set-agent)
+set-agent NAME [--email E] [--queue Q ...]
+                                set an agent's e-mail and queues for "due soon" / "overdue"
+                                notices (--queue repeated; --no-email stops the notices)
 train-triage [--report PATH]    retrain the triage classifier, write the held-out evaluation
 serve                           run the service with uvicorn (HANDOFF_HOST, HANDOFF_PORT)
+send-email [--once]             send the e-mail outbox in the foreground until Ctrl-C (for
+                                HANDOFF_EMAIL_WORKER=false); --once: one pass, then exit
+receive-email [RECIPIENT ...]   record one e-mail (RFC 5322, on stdin) replying to a ticket,
+                                for an MTA's pipe transport; recipients default to the
+                                Delivered-To / X-Original-To / To / Cc headers. Exit codes
+                                (sysexits): 0 recorded, 65 unreadable or too big,
+                                67 no such recipient, 75 database unavailable (retry later)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from handoff_service import auth
+from handoff_service import auth, sla
 from handoff_service.db import make_engine, make_session_factory
+from handoff_service.logs import configure_logging
+from handoff_service.mail.sender import run_jobs, run_loop
 from handoff_service.migrate import upgrade
-from handoff_service.models import Account
+from handoff_service.models import Account, utcnow
+from handoff_service.schemas import AccountContactIn
 from handoff_service.settings import Settings
 from handoff_service.triage.classifier import TriageClassifier, write_evaluation
+from handoff_service.triage.rules import RoutingRules
 from handoff_service.vocabulary import Role
 from knowledge.settings import project_path
 
 DEFAULT_REPORT = project_path("var/reports/triage_eval.json")
 
 
-def _issue(settings: Settings, name: str, role: Role, must_be_new: bool) -> str:
+def _contact(args: argparse.Namespace) -> dict[str, object]:
+    """The --email / --no-email / --queue options given, validated like the admin API's."""
+    given: dict[str, object] = {}
+    if args.no_email:
+        given["email"] = None
+    elif args.email is not None:
+        given["email"] = args.email
+    if args.queue:
+        given["queues"] = args.queue
+    if not given:
+        return {}
+    try:
+        return AccountContactIn.model_validate(given).model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        raise SystemExit(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
+
+
+def _set_contact(settings: Settings, account: Account, changes: dict[str, object]) -> None:
+    if not changes:
+        return
+    queues = {rule.queue for rule in RoutingRules.load(settings.routing_rules_path).rules}
+    try:
+        sla.set_notice_contact(account, changes, queues)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def _set_agent(settings: Settings, name: str, changes: dict[str, object]) -> str:
+    if not changes:
+        raise SystemExit("error: give --email, --no-email and/or --queue")
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with make_session_factory(engine)() as session:
+            account = session.scalars(select(Account).where(Account.name == name)).first()
+            if account is None:
+                raise SystemExit(f"error: no account {name!r}")
+            _set_contact(settings, account, changes)
+            session.commit()
+            queues = ", ".join(account.queues) or "none"
+            return f"{name}: e-mail {account.email or 'none'}, queues {queues}"
+    finally:
+        engine.dispose()
+
+
+def _issue(
+    settings: Settings,
+    name: str,
+    role: Role,
+    must_be_new: bool,
+    contact: dict[str, object] | None = None,
+) -> str:
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     try:
@@ -41,11 +110,58 @@ def _issue(settings: Settings, name: str, role: Role, must_be_new: bool) -> str:
                     f"error: account {name!r} has role {account.role!r}, not {role.value!r}"
                 )
             account = account or auth.create_account(session, name, role)
+            _set_contact(settings, account, contact or {})
             _row, token = auth.issue_token(session, account)
             session.commit()
             return token
     finally:
         engine.dispose()
+
+
+#: sysexits.h codes an MTA understands: 65/67 bounce the message, 75 makes the MTA retry.
+EX_OK, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 0, 65, 67, 75
+
+
+def _receive_email(settings: Settings, recipients: list[str]) -> int:
+    """Record the message on stdin; the exit code tells the MTA what became of it."""
+    from handoff_service.mail import inbound
+    from handoff_service.main import build_context
+
+    raw = sys.stdin.buffer.read()
+    # the service migrates the database, not a mail delivery (nor does this connect yet)
+    ctx = build_context(settings.model_copy(update={"auto_migrate": False}))
+    try:
+        recipients = recipients or inbound.header_recipients(inbound.parse(raw))
+        outcome = inbound.receive(ctx, raw, recipients)
+    finally:
+        ctx.engine.dispose()
+    code = {
+        inbound.Result.NO_TICKET: EX_NOUSER,
+        inbound.Result.UNREADABLE: EX_DATAERR,
+        inbound.Result.TOO_BIG: EX_DATAERR,
+        inbound.Result.TEMPORARY: EX_TEMPFAIL,
+    }.get(outcome.result, EX_OK)
+    print(outcome.smtp_reply.split(" ", 2)[-1], file=sys.stdout if code == EX_OK else sys.stderr)
+    return code
+
+
+def _send_email(settings: Settings, once: bool) -> None:
+    """The background worker's loop in the foreground (SIGINT/SIGTERM stop it after the
+    current pass)."""
+    from handoff_service.main import build_context
+
+    configure_logging(settings.log_level)
+    ctx = build_context(settings)
+    try:
+        if once:
+            run_jobs(ctx, utcnow())
+            return
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        run_loop(ctx, stop)
+    finally:
+        ctx.engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,9 +177,24 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("create-token", help="print a new token for an account")
     token.add_argument("name")
     token.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    agent = commands.add_parser("set-agent", help="set an agent's e-mail and queues (notices)")
+    agent.add_argument("name")
+    for command in (token, agent):
+        email = command.add_mutually_exclusive_group()
+        email.add_argument("--email", help="where due-soon / overdue notices go")
+        email.add_argument("--no-email", action="store_true", help="send no notices")
+        command.add_argument(
+            "--queue", action="append", default=[], help="a queue whose notices it gets (repeat)"
+        )
     train = commands.add_parser("train-triage", help="retrain and evaluate the triage classifier")
     train.add_argument("--report", type=Path, default=DEFAULT_REPORT)
     commands.add_parser("serve", help="run the HTTP service")
+    send_email = commands.add_parser(
+        "send-email", help="send the e-mail outbox (and run the other periodic jobs)"
+    )
+    send_email.add_argument("--once", action="store_true", help="one pass, then exit")
+    receive = commands.add_parser("receive-email", help="record one reply e-mail from stdin")
+    receive.add_argument("recipients", nargs="*", help="envelope recipients (e.g. ${recipient})")
     args = parser.parse_args(argv)
     settings = Settings()
 
@@ -73,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "create-admin":
         print(_issue(settings, args.name, Role.ADMIN, must_be_new=True))
     elif args.command == "create-token":
-        print(_issue(settings, args.name, Role(args.role), must_be_new=False))
+        contact = _contact(args)
+        print(_issue(settings, args.name, Role(args.role), must_be_new=False, contact=contact))
+    elif args.command == "set-agent":
+        print(_set_agent(settings, args.name, _contact(args)))
     elif args.command == "train-triage":
         settings.triage_model_path.unlink(missing_ok=True)
         TriageClassifier.load_or_train(settings.triage_data_path, settings.triage_model_path)
@@ -86,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         from handoff_service.main import create_app
 
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    elif args.command == "send-email":
+        _send_email(settings, once=args.once)
+    elif args.command == "receive-email":
+        return _receive_email(settings, args.recipients)
     return 0
 
 

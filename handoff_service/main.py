@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from handoff_service import __doc__ as package_doc
-from handoff_service import console
+from handoff_service import console, portal, sla
 from handoff_service.context import AppContext
 from handoff_service.db import make_engine, make_session_factory
 from handoff_service.due_dates import ServiceLevels
@@ -47,7 +47,7 @@ def build_context(settings: Settings) -> AppContext:
     if settings.auto_migrate:
         upgrade(url)
     engine = make_engine(url)
-    return AppContext(
+    ctx = AppContext(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
@@ -59,6 +59,8 @@ def build_context(settings: Settings) -> AppContext:
         timezone=ZoneInfo(settings.timezone),
         metrics=Metrics(),
     )
+    sla.bind(ctx)  # ticket changes find the service levels through their session
+    return ctx
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     console.install(app)
+    portal.install(app)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -32,3 +32,16 @@ class Metrics:
             "Handoffs received again for an existing conversation (idempotent replays).",
             registry=self.registry,
         )
+        self.emails_sent = Counter(
+            "handoff_emails_sent_total",
+            "E-mails of the outbox accepted by the SMTP server, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.email_failures = Counter(
+            "handoff_email_failures_total",
+            "E-mail send attempts that failed, by kind and outcome (retry: tried again later; "
+            "failed: refused permanently or given up).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -13,11 +13,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     StringConstraints,
     model_validator,
 )
 
-from handoff_service.redaction import redact
+from handoff_service.models import Ticket, utcnow
+from handoff_service.redaction import redact, redact_messages
+from handoff_service.sla import DueState, current_due_state
 from handoff_service.vocabulary import (
     Category,
     Channel,
@@ -103,10 +106,11 @@ class Strict(BaseModel):
 
 
 class Customer(Strict):
-    name: Text(200) | None = None  # type: ignore[valid-type]
+    # redacted too: customers type card or ID numbers into any field
+    name: FreeText(200) | None = None  # type: ignore[valid-type]
     email: Email | None = None
     phone: Phone | None = None
-    order_number: Text(64) | None = None  # type: ignore[valid-type]
+    order_number: FreeText(64) | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _reachable(self) -> Customer:
@@ -163,6 +167,15 @@ class HandoffIn(Strict):
             raise ValueError("transcript must contain at least one customer message")
         return self
 
+    @model_validator(mode="after")
+    def _redact_across_messages(self) -> HandoffIn:
+        """Each message is redacted alone (FreeText); the customer's messages are redacted
+        together too, so that a card number split over two of them is caught."""
+        said = [m for m in self.transcript if m.role == "customer"]
+        for message, text in zip(said, redact_messages([m.text for m in said]), strict=True):
+            message.text = text
+        return self
+
 
 # --- unanswered questions (bot -> service; read by `kb gaps`) ---------------------------
 
@@ -201,7 +214,36 @@ class UnansweredOut(BaseModel):
 # --- tickets ------------------------------------------------------------------------------
 
 
-class TicketOut(BaseModel):
+TicketDueState = Annotated[
+    DueState | None,
+    Field(
+        description="Open tickets: on_time, due_soon (due within HANDOFF_DUE_SOON_HOURS), "
+        "overdue, or paused (waiting on the customer, clock stopped); null once resolved or "
+        "closed."
+    ),
+]
+PausedAt = Annotated[
+    dt.datetime | None,
+    Field(description="Since when the due-date clock is stopped; null while it runs."),
+]
+
+
+class _WithDueState(BaseModel):
+    """A ticket view with its due state (sla.due_state) as of the moment it is built."""
+
+    due_state: TicketDueState = None
+    sla_paused_at: PausedAt = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _due_state(cls, value: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        model = handler(value)
+        if isinstance(value, Ticket):
+            model.due_state = current_due_state(value, utcnow())
+        return model
+
+
+class TicketOut(_WithDueState):
     model_config = ConfigDict(from_attributes=True)
 
     number: str
@@ -236,7 +278,7 @@ class TicketOut(BaseModel):
     closed_at: dt.datetime | None
 
 
-class TicketListItem(BaseModel):
+class TicketListItem(_WithDueState):
     model_config = ConfigDict(from_attributes=True)
 
     number: str
@@ -293,6 +335,14 @@ class ResolveIn(Strict):
     resolution_note: FreeText(MAX_NOTE_CHARS)  # type: ignore[valid-type]
 
 
+class WaitIn(Strict):
+    message: FreeText(MAX_NOTE_CHARS) | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="What we need from the customer: said in the e-mail that asks for it "
+        "(in the ticket's language).",
+    )
+
+
 class ReasonIn(Strict):
     reason: FreeText(2000)  # type: ignore[valid-type]
 
@@ -339,6 +389,29 @@ class PublicStatus(BaseModel):
     messages: list[PublicComment]
 
 
+class SenderUpdate(BaseModel):
+    """The newest open request of a chat sender, for the bot (``GET /v1/handoffs/updates``).
+    ``page_url`` carries the ticket's secret: only the bot's token gets it."""
+
+    number: str
+    status: Status
+    status_text: str = Field(description="The status in the ticket's language.")
+    language: Language
+    unread_replies: int = Field(description="Agent replies the customer has not seen yet.")
+    latest_reply: PublicComment | None = Field(
+        description="The newest reply to the customer, read or not."
+    )
+    page_url: str = Field(description="The ticket's private page (where the customer answers).")
+
+
+class UpdatesSeenIn(Strict):
+    """The bot showed the customer their replies up to ``through`` (the newest it showed)."""
+
+    sender: ConversationId
+    number: TicketNumber
+    through: AwareDatetime
+
+
 # --- admin --------------------------------------------------------------------------------
 
 
@@ -354,6 +427,22 @@ class AccountOut(BaseModel):
     name: str
     role: Role
     active: bool
+    email: str | None = Field(default=None, description="Where due notices go (agents).")
+    queues: list[str] = Field(default_factory=list, description="Queues whose notices it gets.")
+
+
+class AccountContactIn(Strict):
+    """Where an agent's "due soon" / "overdue" notices go and for which queues. Only the
+    fields given change; ``email: null`` stops the notices."""
+
+    email: Email | None = None
+    queues: list[QueueName] | None = Field(default=None, max_length=50)
+
+    @model_validator(mode="after")
+    def _something(self) -> AccountContactIn:
+        if not self.model_fields_set:
+            raise ValueError("give an email and/or queues")
+        return self
 
 
 class TokenOut(BaseModel):

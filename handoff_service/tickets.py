@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from handoff_service import sla
 from handoff_service.context import AppContext
 from handoff_service.kb_drafts import write_draft
 from handoff_service.lifecycle import (
@@ -30,7 +32,7 @@ from handoff_service.schemas import HandoffIn, KbDraftIn
 from handoff_service.summary import customer_text, summarise
 from handoff_service.triage.request_types import classify_request_type
 from handoff_service.triage.rules import TicketFacts
-from handoff_service.vocabulary import Priority, RequestType, Status, Visibility
+from handoff_service.vocabulary import Priority, Status, Visibility
 
 #: The actor name of changes the customer makes (private page, reply by e-mail).
 CUSTOMER = "customer"
@@ -69,6 +71,28 @@ def _by_conversation(session: Session, conversation_id: str) -> Ticket | None:
     return session.scalars(select(Ticket).where(Ticket.conversation_id == conversation_id)).first()
 
 
+def belongs_to_sender(conversation_id: str, sender: str) -> bool:
+    """Whether a handoff's ``conversation_id`` is one of the chat sender's: the bot builds it
+    as the sender id, optionally followed by ``:<session start>`` (a Unix time)."""
+    if not conversation_id.startswith(sender):
+        return False
+    suffix = conversation_id[len(sender) :]
+    return suffix == "" or (suffix.startswith(":") and suffix[1:].isdigit())
+
+
+def open_ticket_of_sender(session: Session, sender: str) -> Ticket | None:
+    """The newest open ticket handed off from the chat sender ``sender``."""
+    candidates = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.conversation_id.startswith(sender, autoescape=True),
+            Ticket.status.in_([s.value for s in OPEN]),
+        )
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    )
+    return next((t for t in candidates if belongs_to_sender(t.conversation_id, sender)), None)
+
+
 def create_from_handoff(
     ctx: AppContext, session: Session, handoff: HandoffIn, actor: str
 ) -> tuple[Ticket, bool]:
@@ -95,7 +119,7 @@ def create_from_handoff(
         )
     )
     now = utcnow()
-    due_at = ctx.levels.due_at(now, request_type, prediction.priority, ctx.timezone)
+    due_at = ctx.levels.due_at(now, request_type, prediction.priority, ctx.timezone, rule.queue)
 
     existing = _by_conversation(session, handoff.conversation_id)
     if existing is not None:
@@ -169,12 +193,18 @@ def get_ticket(session: Session, number: str) -> Ticket:
 
 
 def list_tickets(
-    session: Session, filters: dict[str, Any], limit: int, offset: int
+    session: Session,
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[int, list[Ticket]]:
-    """Tickets matching ``filters`` (column -> value; None = any), earliest due date first."""
+    """Tickets matching ``filters`` (column -> value; None = any) and the conditions ``where``
+    (e.g. sla.due_conditions), earliest due date first."""
     conditions = [
         getattr(Ticket, column) == value for column, value in filters.items() if value is not None
     ]
+    conditions.extend(where)
     total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions)) or 0
     rows = session.scalars(
         select(Ticket)
@@ -206,10 +236,13 @@ def _record(ticket: Ticket, actor: Account | str, kind: str, **data: Any) -> Tic
 
 
 def transition(ticket: Ticket, actor: Account | str, action: Action, **data: Any) -> None:
-    """Apply a lifecycle action (raises InvalidTransition) and record it."""
+    """Apply a lifecycle action (raises InvalidTransition) and record it. Waiting on the
+    customer stops the due-date clock and leaving that status restarts it (sla.py); the
+    event records the due date's shift."""
     before = ticket.status
     ticket.status = next_status(before, action).value
-    _record(ticket, actor, action.value, **{"from": before, "to": ticket.status, **data})
+    due = sla.on_status_change(ticket, before, utcnow())
+    _record(ticket, actor, action.value, **{"from": before, "to": ticket.status, **data, **due})
 
 
 def claim(ticket: Ticket, agent: Account) -> None:
@@ -270,9 +303,7 @@ def change(
             ticket, agent, "priority_changed", **{"from": ticket.priority, "to": priority.value}
         )
         ticket.priority = priority.value
-        ticket.due_at = ctx.levels.due_at(
-            ticket.created_at, RequestType(ticket.request_type), priority, ctx.timezone
-        )
+        sla.recompute_due(ticket, sla.Clock.of(ctx), utcnow())
     if queue is not None and queue != ticket.queue:
         _record(ticket, agent, "queue_changed", **{"from": ticket.queue, "to": queue})
         ticket.queue = queue
@@ -296,29 +327,37 @@ def rotate_access_key(ticket: Ticket, agent: Account) -> None:
     _record(ticket, agent, "access_key_rotated")
 
 
-def mark_seen(ticket: Ticket) -> None:
-    """The customer has read the ticket (its replies are no longer unread)."""
-    ticket.customer_seen_at = utcnow()
+def mark_seen(ticket: Ticket, through: dt.datetime | None = None) -> None:
+    """The customer has read the ticket: its replies up to ``through`` (default: now) are no
+    longer unread. Never moves back, and never past now."""
+    now = utcnow()
+    moment = min(through, now) if through is not None else now
+    if ticket.customer_seen_at is None or moment > ticket.customer_seen_at:
+        ticket.customer_seen_at = moment
+
+
+def replies(ticket: Ticket) -> list[TicketEvent]:
+    """The agents' replies to the customer (customer-visible comments), oldest first."""
+    return [
+        e
+        for e in ticket.events
+        if e.kind == "comment" and e.data.get("visibility") == Visibility.CUSTOMER.value
+    ]
 
 
 def unread_replies(ticket: Ticket) -> list[TicketEvent]:
     """Agent replies the customer has not seen yet, oldest first."""
     seen = ticket.customer_seen_at
-    return [
-        e
-        for e in ticket.events
-        if e.kind == "comment"
-        and e.data.get("visibility") == Visibility.CUSTOMER.value
-        and (seen is None or e.created_at > seen)
-    ]
+    return [e for e in replies(ticket) if seen is None or e.created_at > seen]
 
 
-def customer_reply(ticket: Ticket, body: str, via: str) -> None:
-    """The customer writes on an open ticket (``via``: ``page`` or ``email``). A ticket waiting
-    on the customer goes back to in progress: the assignee has work again."""
+def customer_reply(ticket: Ticket, body: str, via: str, **data: Any) -> None:
+    """The customer writes on an open ticket (``via``: ``page`` or ``email``; ``data``: more
+    for the event, e.g. an e-mail's refused attachments). A ticket waiting on the customer goes
+    back to in progress: the assignee has work again."""
     if Status(ticket.status) not in OPEN:
         raise InvalidTransition(f"this request is {ticket.status}; reopen it to write again")
-    _record(ticket, CUSTOMER, "customer_reply", body=body, via=via)
+    _record(ticket, CUSTOMER, "customer_reply", body=body, via=via, **data)
     if ticket.status == Status.WAITING_ON_CUSTOMER.value:
         transition(ticket, CUSTOMER, Action.RESUME)
 

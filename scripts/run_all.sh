@@ -51,6 +51,11 @@ echo "agent console   -> http://localhost:${HANDOFF_PORT}/console  (admin token:
 
 trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM
 
+# First, so that no e-mail of the service finds the SMTP port closed: the laptop's catch-all
+# (HANDOFF_SMTP_HOST:HANDOFF_SMTP_PORT, default 127.0.0.1:1025) keeps every e-mail, delivers none.
+echo "e-mail catch-all -> http://localhost:${HANDOFF_MAIL_CATCHER_PORT:-8025}/  (every e-mail the product sends)"
+"$ROOT/.venv/bin/python" -m handoff_service.mail.catcher &
+
 echo "handoff service -> http://localhost:${HANDOFF_PORT}/docs"
 "$ROOT/.venv/bin/python" -m handoff_service.cli serve &
 

@@ -1,5 +1,5 @@
 """HTTP client for the handoff service (``POST /v1/handoffs``, ``POST /v1/unanswered``,
-``POST /v1/status``).
+``POST /v1/status``, ``GET /v1/handoffs/updates`` and ``POST /v1/handoffs/updates/seen``).
 
 Settings (:class:`actions.settings.ActionSettings`): ``HANDOFF_SERVICE_URL`` (default
 ``http://localhost:8000``), ``HANDOFF_SERVICE_TOKEN`` (bearer token of a ``service`` account:
@@ -105,6 +105,19 @@ class TicketStatus:
     messages: list[str]
 
 
+@dataclass(frozen=True)
+class SenderUpdate:
+    """The newest open ticket of a chat sender (``GET /v1/handoffs/updates``); ``page_url``
+    carries the ticket's secret (only the bot's token gets it)."""
+
+    number: str
+    status_text: str
+    unread_replies: int
+    latest_reply: str | None
+    latest_reply_at: dt.datetime | None
+    page_url: str
+
+
 class HandoffClient:
     """One client per process is enough (httpx pools connections); thread-safe."""
 
@@ -132,8 +145,41 @@ class HandoffClient:
         """Record an unanswered question (``UnansweredIn``; a replay is answered 200)."""
         self._post_as_bot("/v1/unanswered", payload)
 
-    def _post_as_bot(self, path: str, payload: dict[str, Any]) -> httpx.Response:
-        """POST with the bot's token; the response when it is 200 or 201."""
+    def sender_update(self, sender: str) -> SenderUpdate | None:
+        """The newest open ticket handed off from the chat ``sender``; ``None`` when it has
+        none. Asking does not mark its replies as seen (:meth:`mark_seen` does)."""
+        if not self.config.token:
+            raise HandoffUnavailable(f"{TOKEN_ENV} is not set")
+        response = self._send(
+            "GET", "/v1/handoffs/updates", params={"sender": sender}, headers=self._bot_headers()
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise _error(response)
+        body = response.json()
+        latest = body.get("latest_reply")
+        return SenderUpdate(
+            number=body["number"],
+            status_text=body["status_text"],
+            unread_replies=int(body["unread_replies"]),
+            latest_reply=latest["body"] if latest else None,
+            latest_reply_at=dt.datetime.fromisoformat(latest["created_at"]) if latest else None,
+            page_url=body["page_url"],
+        )
+
+    def mark_seen(self, sender: str, number: str, through: dt.datetime) -> None:
+        """The customer was shown ticket ``number``'s replies up to ``through``."""
+        body = {"sender": sender, "number": number, "through": through.isoformat()}
+        self._post_as_bot("/v1/handoffs/updates/seen", body, ok=(204,))
+
+    def _bot_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.token}"}
+
+    def _post_as_bot(
+        self, path: str, payload: dict[str, Any], ok: tuple[int, ...] = (200, 201)
+    ) -> httpx.Response:
+        """POST with the bot's token; the response when its status is one of ``ok``."""
         if not self.config.token:
             logger.error(
                 "%s is not set: %s of %s cannot be sent (it stays in the outbox). Create a "
@@ -143,8 +189,8 @@ class HandoffClient:
                 payload.get("conversation_id"),
             )
             raise HandoffUnavailable(f"{TOKEN_ENV} is not set")
-        response = self._post(path, payload, {"Authorization": f"Bearer {self.config.token}"})
-        if response.status_code in (200, 201):
+        response = self._post(path, payload, self._bot_headers())
+        if response.status_code in ok:
             return response
         raise _error(response)
 
@@ -165,8 +211,12 @@ class HandoffClient:
         )
 
     def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        return self._send("POST", path, json=body, headers=headers)
+
+    def _send(self, method: str, path: str, **request: Any) -> httpx.Response:
+        """One request; transport failures become :class:`HandoffUnavailable`."""
         try:
-            return self._http.post(path, json=body, headers=headers)
+            return self._http.request(method, path, **request)
         except httpx.TimeoutException as exc:
             raise HandoffUnavailable(
                 f"handoff service timed out after {self.config.timeout:g} s ({type(exc).__name__})"

@@ -139,12 +139,24 @@ def conversation_id(tracker: Tracker) -> str:
     twice in one session gives the same ticket. Sender ids the service would refuse (other
     characters, too long) are replaced by a hash.
     """
+    sender, suffix = _conversation_parts(tracker)
+    return sender + suffix
+
+
+def conversation_sender(tracker: Tracker) -> str:
+    """The sender part of :func:`conversation_id` (the same in every session of the sender):
+    what ``GET /v1/handoffs/updates?sender=`` matches the tickets' conversation ids with."""
+    return _conversation_parts(tracker)[0]
+
+
+def _conversation_parts(tracker: Tracker) -> tuple[str, str]:
+    """(sender, ``:<session start>`` or ""), the sender hashed if the service would refuse it."""
     sender = str(tracker.sender_id)
     started = _session_start(tracker)
     suffix = f":{int(started)}" if started is not None else ""
     if not _valid(_CONVERSATION_ID, sender + suffix):
         sender = "sha256-" + hashlib.sha256(sender.encode("utf-8", "replace")).hexdigest()[:40]
-    return sender + suffix
+    return sender, suffix
 
 
 def build_handoff_payload(

@@ -4,6 +4,10 @@ service (``POST /v1/status``) once ``ticket_status_form`` has the number and the
 The service answers 404 both for an unknown number and for a number with another e-mail, and
 the bot says the same neutral "not found" for both (and forgets the e-mail, so the next try asks
 for it again).
+
+The answer shows the latest reply of our team but not the link to the ticket's private page:
+number and e-mail can be guessed, the link carries the ticket's secret. The bot says the link
+is in the e-mails we sent; the ticket's own chat gets it when greeted (``actions.greeting``).
 """
 
 from __future__ import annotations
@@ -56,4 +60,5 @@ class ActionTicketStatus(Action):
             dispatcher.utter_message(
                 response="utter_ticket_latest_message", message=status.messages[-1]
             )
+            dispatcher.utter_message(response="utter_ticket_page_in_emails")
         return done

@@ -23,6 +23,7 @@ from handoff_service.context import AppContext
 from handoff_service.dependencies import Ctx, DbSession
 from handoff_service.kb_drafts import DraftError
 from handoff_service.lifecycle import Action, InvalidTransition
+from handoff_service.mail import inbound, links
 from handoff_service.models import Account, Ticket
 from handoff_service.redaction import redact
 from handoff_service.schemas import (
@@ -33,6 +34,7 @@ from handoff_service.schemas import (
     ReasonIn,
     ResolveIn,
     TicketPatch,
+    WaitIn,
 )
 from handoff_service.vocabulary import Visibility
 
@@ -99,6 +101,17 @@ def _resolve(_ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, s
     return "Resolved."
 
 
+def _wait_on_customer(
+    _ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, str]
+) -> str:
+    body = WaitIn.model_validate({"message": _optional(form, "message")})
+    data = {"message": body.message} if body.message else {}
+    tickets.transition(ticket, agent, Action.WAIT_ON_CUSTOMER, **data)
+    return "Now waiting on the customer." + (
+        " They are e-mailed what we need." if body.message and ticket.customer_email else ""
+    )
+
+
 def _close(_ctx: AppContext, ticket: Ticket, agent: Account, _form: dict[str, str]) -> str:
     tickets.close(ticket, agent)
     return "Closed."
@@ -127,10 +140,35 @@ def _kb_draft(ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, s
     return f"KB draft written to {path} (status: draft, for an editor to review)."
 
 
+def _rotate_link(ctx: AppContext, ticket: Ticket, agent: Account, _form: dict[str, str]) -> str:
+    tickets.rotate_access_key(ticket, agent)
+    return (
+        "New customer link made: the old page link and reply addresses no longer work. "
+        f"Send the customer the new one: {links.page_url(ctx.settings, ticket)}"
+    )
+
+
+def _inbound_id(form: dict[str, str]) -> int:
+    value = form.get("inbound_id", "")
+    if not value.isdigit():
+        raise InvalidTransition("choose an e-mail of this ticket")
+    return int(value)
+
+
+def _accept_email(_ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, str]) -> str:
+    inbound.accept(ticket, _inbound_id(form), agent)
+    return "E-mail added to the ticket as the customer's reply."
+
+
+def _discard_email(_ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, str]) -> str:
+    inbound.discard(ticket, _inbound_id(form), agent)
+    return "E-mail discarded: it stays listed, not in the history."
+
+
 ACTIONS: dict[str, ActionFn] = {
     "claim": _claim,
     "start": _lifecycle(Action.START, "Work started."),
-    "wait-on-customer": _lifecycle(Action.WAIT_ON_CUSTOMER, "Now waiting on the customer."),
+    "wait-on-customer": _wait_on_customer,
     "resume": _lifecycle(Action.RESUME, "Work resumed."),
     "comment": _comment,
     "change": _change,
@@ -139,6 +177,9 @@ ACTIONS: dict[str, ActionFn] = {
     "close": _close,
     "reopen": _reopen,
     "kb-draft": _kb_draft,
+    "rotate-link": _rotate_link,
+    "accept-email": _accept_email,
+    "discard-email": _discard_email,
 }
 
 

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from handoff_service import tickets
+from handoff_service import sla, tickets
 from handoff_service.console.filters import describe
 from handoff_service.console.session import COOKIE_PATH, ConsoleError, Login, take_flash
 from handoff_service.console.templating import render
 from handoff_service.dependencies import Ctx, DbSession
 from handoff_service.lifecycle import EDITABLE, KB_DRAFTABLE, allowed_actions
+from handoff_service.mail import links
 from handoff_service.models import Ticket, utcnow
 from handoff_service.schemas import TICKET_NUMBER_PATTERN, QueueName
 from handoff_service.tickets import TicketNotFound
@@ -35,10 +36,15 @@ class QueueFilters(BaseModel):
     priority: Priority | None = None
     tier: int | None = Field(default=None, ge=1, le=3)
     language: Language | None = None
+    due: sla.DueState | None = None
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
     def columns(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"offset"})
+        return self.model_dump(exclude={"offset", "due"})
+
+    def kept(self) -> dict[str, Any]:
+        """The filters in force, for the page links."""
+        return {k: v for k, v in self.model_dump(exclude={"offset"}).items() if v is not None}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -51,7 +57,10 @@ def queue_page(request: Request, ctx: Ctx, session: DbSession, row: Login) -> HT
         "priorities": list(Priority),
         "languages": list(Language),
         "tiers": [1, 2, 3],
+        "due_states": list(sla.DueState),
     }
+    now = utcnow()
+    hours = ctx.settings.due_soon_hours
     try:
         filters = QueueFilters.model_validate(raw)
     except ValidationError as exc:
@@ -65,11 +74,15 @@ def queue_page(request: Request, ctx: Ctx, session: DbSession, row: Login) -> HT
             items=[],
             total=0,
             pages={},
-            now=utcnow(),
+            states={},
+            now=now,
             **options,
         )
-    total, items = tickets.list_tickets(session, filters.columns(), PAGE_SIZE, filters.offset)
-    kept = {k: v for k, v in filters.columns().items() if v is not None}
+    due = sla.due_conditions(filters.due, now, hours) if filters.due else []
+    total, items = tickets.list_tickets(
+        session, filters.columns(), PAGE_SIZE, filters.offset, where=due
+    )
+    kept = filters.kept()
     pages = {}
     if filters.offset > 0:
         pages["previous"] = {**kept, "offset": max(filters.offset - PAGE_SIZE, 0)}
@@ -84,7 +97,8 @@ def queue_page(request: Request, ctx: Ctx, session: DbSession, row: Login) -> HT
         items=items,
         total=total,
         pages=pages,
-        now=utcnow(),
+        states={t.id: sla.due_state(t, now, hours) for t in items},
+        now=now,
         **options,
     )
 
@@ -121,4 +135,6 @@ def ticket_page(
         queues=sorted({rule.queue for rule in ctx.rules.rules} | {ticket.queue}),
         priorities=list(Priority),
         categories=[c for c in Category if c is not Category.OTHER],
+        page_url=links.page_url(ctx.settings, ticket),
+        unread_replies=tickets.unread_replies(ticket),
     )

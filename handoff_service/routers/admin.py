@@ -8,11 +8,11 @@ from fastapi import APIRouter, HTTPException, Path, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from handoff_service import auth
-from handoff_service.dependencies import Admin, DbSession
+from handoff_service import auth, sla
+from handoff_service.dependencies import Admin, Ctx, DbSession
 from handoff_service.models import Account, ApiToken
 from handoff_service.routers.errors import errors
-from handoff_service.schemas import AccountIn, AccountOut, TokenOut
+from handoff_service.schemas import AccountContactIn, AccountIn, AccountOut, TokenOut
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=errors(401, 403, 422))
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -47,6 +47,25 @@ def create_account(body: AccountIn, session: DbSession, _admin: Admin) -> TokenO
         session.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, f"account {body.name!r} exists") from None
     return TokenOut(account=AccountOut.model_validate(account), token=token, token_id=row.id)
+
+
+@router.patch("/accounts/{account_id}", response_model=AccountOut, responses=errors(404))
+def set_contact(
+    account_id: Id, body: AccountContactIn, ctx: Ctx, session: DbSession, _admin: Admin
+) -> AccountOut:
+    """Set where an agent's "due soon" / "overdue" e-mails go (``email``; null: none) and for
+    which queues (names from the routing rules). Only the fields given change."""
+    account = _account(session, account_id)
+    try:
+        sla.set_notice_contact(
+            account,
+            body.model_dump(exclude_unset=True),
+            {rule.queue for rule in ctx.rules.rules},
+        )
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    session.commit()
+    return AccountOut.model_validate(account)
 
 
 @router.post(

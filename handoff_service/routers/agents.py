@@ -25,6 +25,7 @@ from handoff_service.schemas import (
     TicketOut,
     TicketPage,
     TicketPatch,
+    WaitIn,
 )
 from handoff_service.vocabulary import Language, Priority, Status
 
@@ -95,9 +96,15 @@ def start(number: Number, session: DbSession, agent: Agent) -> TicketOut:
 
 
 @router.post("/{number}/wait-on-customer", response_model=TicketOut, responses=ACTION)
-def wait_on_customer(number: Number, session: DbSession, agent: Agent) -> TicketOut:
+def wait_on_customer(
+    number: Number, session: DbSession, agent: Agent, body: WaitIn | None = None
+) -> TicketOut:
+    """Wait for the customer; ``message`` (optional) says what we need, in the e-mail."""
     ticket = tickets.get_ticket(session, number)
-    tickets.transition(ticket, agent, Action.WAIT_ON_CUSTOMER)
+    message = body.message if body and body.message else None
+    tickets.transition(
+        ticket, agent, Action.WAIT_ON_CUSTOMER, **({"message": message} if message else {})
+    )
     return _save(session, ticket)
 
 

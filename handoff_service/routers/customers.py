@@ -11,7 +11,7 @@ from handoff_service.dependencies import DbSession
 from handoff_service.i18n import STATUS_TEXT
 from handoff_service.routers.errors import errors
 from handoff_service.schemas import PublicComment, PublicStatus, StatusLookupIn
-from handoff_service.vocabulary import Status, Visibility
+from handoff_service.vocabulary import Status
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -25,7 +25,11 @@ NOT_FOUND = (
 @router.post("/status", response_model=PublicStatus, responses=errors(404, 413, 422))
 def lookup_status(body: StatusLookupIn, session: DbSession) -> PublicStatus:
     """A ticket's status for its customer. A wrong number/e-mail pair and a missing ticket get
-    the same 404, so tickets cannot be enumerated. (POST keeps the e-mail out of URLs/logs.)"""
+    the same 404, so tickets cannot be enumerated. (POST keeps the e-mail out of URLs/logs.)
+
+    Number and e-mail can be guessed, so the answer never carries the private page's link
+    (its access key) and reading it does not mark replies as seen: the link is in the
+    ticket's e-mails, and the bot gets it from ``GET /v1/handoffs/updates``."""
     try:
         ticket = tickets.get_ticket(session, body.number.upper())
     except tickets.TicketNotFound:
@@ -35,9 +39,7 @@ def lookup_status(body: StatusLookupIn, session: DbSession) -> PublicStatus:
     if ticket is None or not stored or not hmac.compare_digest(given, stored):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     messages = [
-        PublicComment(body=e.data["body"], created_at=e.created_at)
-        for e in ticket.events
-        if e.kind == "comment" and e.data.get("visibility") == Visibility.CUSTOMER.value
+        PublicComment(body=e.data["body"], created_at=e.created_at) for e in tickets.replies(ticket)
     ]
     current = Status(ticket.status)
     return PublicStatus(

@@ -1,15 +1,63 @@
-"""The bot hands conversations over here."""
+"""The bot hands conversations over here, and asks what happened to them since."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+import json
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from handoff_service import tickets
 from handoff_service.dependencies import Bot, Ctx, DbSession
+from handoff_service.i18n import STATUS_TEXT
+from handoff_service.mail.links import page_url
 from handoff_service.routers.errors import errors
-from handoff_service.schemas import HandoffIn, TicketOut
+from handoff_service.schemas import (
+    ConversationId,
+    HandoffIn,
+    PublicComment,
+    SenderUpdate,
+    TicketOut,
+    UpdatesSeenIn,
+)
 from handoff_service.tickets import create_from_handoff
+from handoff_service.vocabulary import Language, Status
 
 router = APIRouter(prefix="/v1", tags=["handoffs"])
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` references inlined (HandoffIn is not recursive), for the
+    OpenAPI request body this endpoint declares by hand."""
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    return inline(schema)
+
+
+async def raw_body(request: Request) -> bytes:
+    """The body, unparsed (the size limit middleware has bounded it already)."""
+    return await request.body()
+
+
+def _validation_error(exc: ValidationError | ValueError) -> RequestValidationError:
+    """The 422 FastAPI would have given, with ``body`` at the start of each location."""
+    if isinstance(exc, ValidationError):
+        found = exc.errors(include_url=False, include_input=False)
+        return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in found])
+    return RequestValidationError(
+        [{"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {exc}"}]
+    )
 
 
 @router.post(
@@ -20,17 +68,107 @@ router = APIRouter(prefix="/v1", tags=["handoffs"])
         200: {"model": TicketOut, "description": "Replay: the existing ticket."},
         **errors(401, 403, 413, 422),
     },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _inline_refs(HandoffIn.model_json_schema())}
+            },
+        }
+    },
 )
 def create_handoff(
-    handoff: HandoffIn, ctx: Ctx, session: DbSession, bot: Bot, response: Response
+    body: Annotated[bytes, Depends(raw_body)],
+    ctx: Ctx,
+    session: DbSession,
+    bot: Bot,
+    response: Response,
 ) -> TicketOut:
     """Create the ticket for a conversation (201), or return the one it already has (200).
 
     ``conversation_id`` is the idempotency key: handing the same conversation over again,
-    even concurrently, never creates a second ticket.
+    even concurrently, never creates a second ticket. A replay is answered from the
+    conversation id alone, before the body is validated: validation redacts every message,
+    the expensive part of a large handoff, and a retrying bot would pay it on each attempt.
+
+    The body is validated here rather than by FastAPI, because FastAPI validates declared
+    bodies on the event loop, even for a sync endpoint: a large transcript being redacted
+    there stalled every other request (health checks included). This sync endpoint runs in
+    the worker thread pool.
     """
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise _validation_error(exc) from None
+    conversation_id = data.get("conversation_id") if isinstance(data, dict) else None
+    if isinstance(conversation_id, str):
+        existing = tickets._by_conversation(session, conversation_id)
+        if existing is not None:
+            response.status_code = status.HTTP_200_OK
+            ctx.metrics.handoff_replays.inc()
+            return TicketOut.model_validate(existing)
+        session.commit()  # hold no transaction (on SQLite: the write lock) while validating
+    try:
+        handoff = HandoffIn.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
     ticket, created = create_from_handoff(ctx, session, handoff, actor=bot.name)
     if not created:
         response.status_code = status.HTTP_200_OK
         ctx.metrics.handoff_replays.inc()
     return TicketOut.model_validate(ticket)
+
+
+NO_OPEN_TICKET = "This sender has no open request."
+
+
+@router.get(
+    "/handoffs/updates",
+    response_model=SenderUpdate,
+    responses={404: {"description": NO_OPEN_TICKET}, **errors(401, 403, 422)},
+)
+def sender_updates(
+    sender: Annotated[ConversationId, Query(description="The chat's sender id.")],
+    ctx: Ctx,
+    session: DbSession,
+    _bot: Bot,
+) -> SenderUpdate:
+    """The newest open request handed off from the chat ``sender`` (its ``conversation_id`` is
+    the sender id plus a session suffix): status, unread replies, the latest reply and the
+    private page's link, so the bot can tell a returning customer. Only the bot's token may
+    ask: the link carries the ticket's secret. Reading does not mark the replies as seen (the
+    bot says when it showed them: ``POST /v1/handoffs/updates/seen``)."""
+    ticket = tickets.open_ticket_of_sender(session, sender)
+    if ticket is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NO_OPEN_TICKET)
+    replies = tickets.replies(ticket)
+    current = Status(ticket.status)
+    return SenderUpdate(
+        number=ticket.number,
+        status=current,
+        status_text=STATUS_TEXT[ticket.language][current],
+        language=Language(ticket.language),
+        unread_replies=len(tickets.unread_replies(ticket)),
+        latest_reply=(
+            PublicComment(body=replies[-1].data["body"], created_at=replies[-1].created_at)
+            if replies
+            else None
+        ),
+        page_url=page_url(ctx.settings, ticket),
+    )
+
+
+@router.post(
+    "/handoffs/updates/seen",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": NO_OPEN_TICKET}, **errors(401, 403, 413, 422)},
+)
+def updates_seen(body: UpdatesSeenIn, session: DbSession, _bot: Bot) -> Response:
+    """The bot showed the sender their ticket's replies up to ``through``: those are no longer
+    unread (a reply written after it stays unread)."""
+    ticket = tickets.open_ticket_of_sender(session, body.sender)
+    if ticket is None or ticket.number != body.number:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NO_OPEN_TICKET)
+    tickets.mark_seen(ticket, through=body.through)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -27,6 +27,7 @@
   const launcher = document.getElementById("n0-launcher");
   const panel = document.getElementById("n0-panel");
   const log = document.getElementById("n0-log");
+  const messageList = document.getElementById("n0-messages");
   const typing = document.getElementById("n0-typing");
   const notice = document.getElementById("n0-notice");
   const form = document.getElementById("n0-form");
@@ -173,7 +174,7 @@
   }
 
   function renderHistory() {
-    log.replaceChildren(...state.messages.map(renderMessage));
+    messageList.replaceChildren(...state.messages.map(renderMessage));
     scrollToEnd();
   }
 
@@ -188,7 +189,7 @@
       renderHistory();
       return;
     }
-    log.append(renderMessage(message, state.messages.length - 1));
+    messageList.append(renderMessage(message, state.messages.length - 1));
     scrollToEnd();
   }
 
@@ -209,7 +210,7 @@
     widget.querySelectorAll(".n0-lang button").forEach((el) => {
       el.setAttribute("aria-pressed", String(el.dataset.lang === language));
     });
-    log.querySelectorAll(".n0-msg").forEach((item) => {
+    messageList.querySelectorAll(".n0-msg").forEach((item) => {
       const message = state.messages[Number(item.dataset.index)];
       if (!message) return;
       item.querySelector(".n0-who").textContent =
@@ -321,7 +322,7 @@
 
   /** Re-render one message in place (e.g. to show or clear its "not sent" state). */
   function refresh(index) {
-    const item = log.querySelector('.n0-msg[data-index="' + index + '"]');
+    const item = messageList.querySelector('.n0-msg[data-index="' + index + '"]');
     if (item && state.messages[index]) item.replaceWith(renderMessage(state.messages[index], index));
   }
 
@@ -330,7 +331,7 @@
     if (!message || message.chosen != null) return;
     message.chosen = choice;
     saveState();
-    const item = log.querySelector('.n0-msg[data-index="' + index + '"]');
+    const item = messageList.querySelector('.n0-msg[data-index="' + index + '"]');
     if (item) {
       item.querySelectorAll(".n0-buttons button").forEach((el, i) => {
         el.disabled = true;

@@ -18,7 +18,12 @@ from sqlalchemy import update
 from handoff_service.db import make_engine
 from handoff_service.models import Ticket
 from tests.handoff.conftest import handoff_payload
-from tests.support import HandoffServiceProcess, chromium_browser, require_chromium
+from tests.support import (
+    HandoffServiceProcess,
+    assert_accessible,
+    chromium_browser,
+    require_chromium,
+)
 
 require_chromium()
 pytestmark = pytest.mark.browser
@@ -101,6 +106,7 @@ def test_agent_logs_in_claims_and_resolves_in_the_browser(
     page.set_default_timeout(15_000)
     page.goto(f"{service.url}/console/")
     assert page.url.startswith(f"{service.url}/console/login")  # logged out: the login page
+    assert_accessible(page)
     page.get_by_label("Agent token").fill(agent_token)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{service.url}/console/")
@@ -115,6 +121,7 @@ def test_agent_logs_in_claims_and_resolves_in_the_browser(
     assert "overdue" in (top.get_attribute("class") or "")
     assert "overdue by 3 h" in top.inner_text()
     assert "es · Español" in top.inner_text()
+    assert_accessible(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "console-queue.png"))
 
@@ -125,6 +132,7 @@ def test_agent_logs_in_claims_and_resolves_in_the_browser(
     assert transcript.locator("ol").get_attribute("lang") == "es"
     tried = page.get_by_role("region", name="KB articles the bot tried")
     assert "not helpful" in tried.inner_text()
+    assert_accessible(page)
 
     page.get_by_role("button", name="Claim").click()
     page.get_by_role("status").filter(has_text="Claimed").wait_for()
@@ -132,6 +140,7 @@ def test_agent_logs_in_claims_and_resolves_in_the_browser(
     page.get_by_label("Message").fill("Pedido a la transportista el justificante de entrega.")
     page.get_by_role("button", name="Add").click()
     page.get_by_role("status").filter(has_text="Internal note added.").wait_for()
+    assert_accessible(page)
     page.screenshot(path=str(SCREENSHOTS / "console-ticket.png"), full_page=True)
 
     note = "La transportista confirmó la pérdida; enviamos un reemplazo sin coste."
@@ -140,6 +149,7 @@ def test_agent_logs_in_claims_and_resolves_in_the_browser(
     page.get_by_role("status").filter(has_text="Resolved.").wait_for()
     assert "resolved" in page.locator("h1").inner_text()
     assert note in page.locator(".summary-card").inner_text()
+    assert_accessible(page)
     context.close()
 
     stored = httpx.get(f"{service.url}/v1/tickets/{ticket['number']}", headers=agent_api).json()
@@ -148,3 +158,23 @@ def test_agent_logs_in_claims_and_resolves_in_the_browser(
         "ana",
         note,
     )
+
+
+def test_console_error_pages_pass_axe(service: HandoffServiceProcess, browser) -> None:
+    agent_token = service.cli("create-token", "bea", "--role", "agent")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{service.url}/console/login")
+    page.get_by_label("Agent token").fill("not-a-token")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("alert").wait_for()
+    assert_accessible(page)
+
+    page.get_by_label("Agent token").fill(agent_token)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{service.url}/console/")
+    response = page.goto(f"{service.url}/console/tickets/T-999999")
+    assert response is not None and response.status == 404
+    assert_accessible(page)
+    context.close()

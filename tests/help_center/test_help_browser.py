@@ -26,7 +26,13 @@ from help_center.main import create_app
 from knowledge.articles import load_articles
 from tests.bot.servers import ChatServers, latest_model
 from tests.help_center.conftest import DEFAULT_SETTINGS
-from tests.support import chromium_browser, free_port, require_chromium, wait_until
+from tests.support import (
+    assert_accessible,
+    chromium_browser,
+    free_port,
+    require_chromium,
+    wait_until,
+)
 
 require_chromium()
 pytestmark = pytest.mark.browser
@@ -268,6 +274,71 @@ def test_phone_sized_screen_and_screenshots(browser, site: LiveServer):
     page.keyboard.press("Escape")
     assert page.get_by_role("button", name=ES["widget_open"]).is_visible()
     phone.close()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/es/",
+        "/help/en",
+        "/help/es",
+        "/help/en/order-status",
+        "/help/es/order-status",
+        "/help/en/search?q=refund",
+        "/help/es/search?q=zxqv+wptk+glorp",
+        "/help/en/no-such-article",
+    ],
+)
+def test_help_centre_pages_pass_axe(page, site: LiveServer, path: str):
+    # A search may load the embedding model first, which can take a while on a busy machine.
+    page.goto(site.url + path, timeout=120_000)
+    assert page.locator("main").count() == 1
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_open_widget_with_a_conversation_passes_axe(page, site: LiveServer, language: str):
+    history = {
+        "sessionId": "0123abcd",
+        "open": True,
+        "language": language,
+        "messages": [
+            {"from": "bot", "kind": "welcome", "text": ""},
+            {"from": "user", "text": "Where is my order?", "failed": True},
+            {
+                "from": "bot",
+                "text": "See [the guide](/help/en/order-status). **Did it help?**",
+                "buttons": [
+                    {"title": "Yes", "payload": "/affirm"},
+                    {"title": "No", "payload": "/deny"},
+                ],
+                "chosen": 0,
+            },
+            {
+                "from": "bot",
+                "text": "Anything else?",
+                "buttons": [{"title": "Talk to a person", "payload": "/human_handoff"}],
+                "chosen": None,
+            },
+        ],
+    }
+    page.goto(site.url + "/")
+    page.evaluate("h => localStorage.setItem('nivel0.chat.v1', JSON.stringify(h))", history)
+    page.reload()
+    strings = STRINGS[language]
+    assert page.get_by_role("dialog", name=strings["widget_title"]).is_visible()
+    assert page.get_by_role("button", name=strings["widget_retry"]).is_visible()
+    assert page.get_by_role("log").get_by_role("listitem").count() == 4
+    assert_accessible(page)
+
+    # The "not sent" alert and the phone layout, too.
+    page.get_by_label(strings["widget_input_label"]).fill("Hello")
+    page.keyboard.press("Enter")
+    page.get_by_role("alert").wait_for()
+    assert_accessible(page)
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert_accessible(page)
 
 
 # ---- with the real Rasa server ----------------------------------------------------------------
