@@ -7,6 +7,8 @@ handoff_service.cli serve``).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
@@ -21,6 +23,8 @@ from handoff_service.due_dates import ServiceLevels
 from handoff_service.kb_drafts import DraftError
 from handoff_service.lifecycle import InvalidTransition
 from handoff_service.logs import configure_logging
+from handoff_service.mail.inbound import running_listener
+from handoff_service.mail.sender import running_worker
 from handoff_service.metrics import Metrics
 from handoff_service.middleware import BodySizeLimit, RequestMetrics
 from handoff_service.migrate import upgrade
@@ -67,8 +71,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
     ctx = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        """The service's background parts, as long as it serves: the e-mail worker (outbox,
+        due notices) and the inbound SMTP listener for replies by e-mail."""
+        with ExitStack() as background:
+            if settings.email_worker:
+                background.enter_context(running_worker(ctx))
+            if settings.inbound_smtp_port is not None:
+                background.enter_context(running_listener(ctx))
+            yield
+
     app = FastAPI(
         title="nivel0 handoff service",
+        lifespan=lifespan,
         version="0.1.0",
         description=(package_doc or "")
         + "\n\nAgents and admins authenticate with bearer tokens; the bot with a service token.",

@@ -75,14 +75,12 @@ NATIONAL_ID = "[national ID]"
 
 # --- letters and digits: bounded patterns --------------------------------------------------
 
-_EMAIL = re.compile(
-    r"(?<![\w.%+-])[\w.%+-]{1,64}@[^\W_](?:[\w-]{0,62})(?:\.[^\W_][\w-]{0,62}){1,8}", re.ASCII
-)
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]{1,64}@[^\W_][\w-]{0,62}(?:\.[^\W_][\w-]{0,62}){1,8}")
 _IBAN = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ \-\u00a0\u202f\u2007]{0,3}[A-Za-z0-9]){10,30}"
 )
 _SPANISH_ID = re.compile(
-    r"(?<![\w])(?:(?P<dni>\d{2}\.?\d{3}\.?\d{3}|\d\.?\d{3}\.?\d{3})|(?P<nie>[XYZxyz][ \-]?\d{7}))"
+    r"(?<![\w])(?:(?P<dni>\d{2}\.?\d{3}\.?\d{3})|(?P<nie>[XYZxyz][ \-]?\d{7}))"
     r"(?P<sep>[ \-]?)(?P<letter>[A-Za-z])(?!\w)"
 )
 _SSN = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])")
@@ -98,9 +96,7 @@ _FORMATTED_ID = re.compile(
     r")(?![\w-])"
 )
 
-_FILLER = (
-    r"(?:[\s:=#-]{0,3}(?:n[º°o]\.?|num(?:ber|ero|\.)?|número|no\.?|is|es|el|la|de|mi|my|the|:))"
-)
+_FILLER = r"(?:[\s:=#-]{0,3}(?:n[º°o]\.?|num(?:ber|ero|\.)?|número|is|es|el|la|de|mi|my|the))"
 _ID_KEYWORD = re.compile(
     r"(?i)(?<!\w)(?P<kw>d\.?n\.?i\.?|documento(?: (?:nacional )?de identidad)?|c[ée]dula"
     r"(?: de (?:identidad|ciudadan[ií]a))?|c\.?c\.?|cuit|cuil|cpf|rut|run|nif|id (?:number|card)"
@@ -112,10 +108,10 @@ _ID_KEYWORD = re.compile(
 _CVV_WORD = r"(?:cvv2?|cvc2?|cvn|c[oó]digo (?:de seguridad|cvv|cvc)|security code)"
 _CVV_AFTER = re.compile(
     rf"(?i)(?<!\w){_CVV_WORD}(?:[\s:=#-]{{0,3}}(?:is|es|de|la|el|tarjeta|card|my|mi|the|on|"
-    r"back|atr[aá]s|reverso|number|n[uú]mero|:)){0,5}[\s:=#-]{0,3}(?P<code>\d{3,4})(?![\w.,]\d|\w)"
+    r"back|atr[aá]s|reverso|number|n[uú]mero)){0,5}[\s:=#-]{0,3}(?P<code>\d{3,4})(?![\w.,]\d|\w)"
 )
 _CVV_BEFORE = re.compile(
-    r"(?i)(?<![\w.,])(?P<code>\d{3,4})(?:\s{1,3}(?:es|is|son|=|el|la|the|my|mi|:)){0,3}"
+    r"(?i)(?<![\w.,])(?P<code>\d{3,4})(?:\s{1,3}(?:es|is|son|=|el|la|the|my|mi)){0,3}"
     rf"\s{{1,3}}{_CVV_WORD}(?!\w)"
 )
 

@@ -1,13 +1,14 @@
 """Benchmark (not a test): redaction time for a 1 MB transcript of card-like digits, and the
 handoff service's health-check latency while such a handoff is being processed.
 
-Before = the committed code (``git archive HEAD``, unpacked in a temporary directory: its
-``handoff_service/redaction.py`` loaded as a module, and the whole service started from there);
-after = the working tree. Each service runs with uvicorn on a free port against a fresh SQLite
-database; while one large handoff (240 customer messages of 4,000 characters) is POSTed, a
-second client polls ``/healthz``. Writes var/reports/bench_redaction.json.
+Before = the code as of ``--before`` (default: d89cda8, the last commit before the linear-time
+rewrite; ``git archive`` unpacked in a temporary directory: its ``handoff_service/redaction.py``
+loaded as a module, and the whole service started from there); after = the working tree.
+Each service runs with uvicorn on a free port against a fresh SQLite database; while one large
+handoff (240 customer messages of 4,000 characters) is POSTed, a second client polls
+``/healthz``. Writes var/reports/bench_redaction.json.
 
-    .venv/bin/python scripts/bench_redaction.py [--skip-before]
+    .venv/bin/python scripts/bench_redaction.py [--before REV | --skip-before]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from scripts.benchlib import latency_summary  # noqa: E402
 
 PYTHON = sys.executable
 REPORT = "bench_redaction.json"
+BEFORE = "d89cda8"  # the last commit before the linear-time redaction
 MESSAGE_CHARS = 4000
 MESSAGES = 240  # 240 x 4,000 characters: under the service's default 1 MB body limit
 UNITS = {
@@ -53,10 +55,10 @@ def messages(unit: str) -> list[str]:
 
 
 @contextmanager
-def committed_tree() -> Iterator[Path]:
-    """The HEAD commit's files in a temporary directory (nothing in the repository changes)."""
+def committed_tree(revision: str) -> Iterator[Path]:
+    """A commit's files in a temporary directory (nothing in the repository changes)."""
     archive = subprocess.run(
-        ["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, check=True, capture_output=True
+        ["git", "archive", "--format=tar", revision], cwd=ROOT, check=True, capture_output=True
     ).stdout
     with tempfile.TemporaryDirectory(prefix="bench_redaction_head_") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -68,6 +70,7 @@ def load_module(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location("redaction_before", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -188,6 +191,7 @@ def health_during_handoff(root: Path, texts: list[str]) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", default=BEFORE, help="the revision to compare with")
     parser.add_argument("--skip-before", action="store_true", help="only the working tree")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "var" / "reports" / "bench_redaction.json"
@@ -208,13 +212,13 @@ def main() -> int:
     results["after"] = after
     print(json.dumps({"after": after}), flush=True)
     if not args.skip_before:
-        with committed_tree() as head:
+        with committed_tree(args.before) as head:
             old = load_module(head / "handoff_service" / "redaction.py")
             before: dict[str, object] = {
                 name: redaction_times(old.redact, batch) for name, batch in texts.items()
             }
             before["service"] = health_during_handoff(head, texts["valid_cards"])
-        results["before"] = before
+        results["before"] = {"revision": args.before, **before}
         print(json.dumps({"before": before}), flush=True)
     report = {
         "benchmark": "redaction of a 1 MB transcript of card-like digits; /healthz meanwhile",

@@ -4,7 +4,8 @@ Modules: ``settings`` (the action server's configuration), ``language`` (custome
 detection), ``kb`` (the process's knowledge service), ``conversation`` (slot names and helpers
 for the articles shown), ``actions`` (the Rasa actions for answers and feedback), ``handoff``
 (starting and sending the tier-1 handoff), ``handoff_form`` (validation of the handoff and
-ticket-status forms), ``ticket_status``, ``handoff_client`` / ``outbox`` / ``handoff_payload``
+ticket-status forms), ``ticket_status``, ``greeting`` (the greeting, with the news of a
+returning customer's request), ``handoff_client`` / ``outbox`` / ``handoff_payload``
 (delivery to the handoff service), ``ticket_text`` (the queue in plain words),
 ``sensitive``, ``gaps``.
 

@@ -68,7 +68,7 @@ def _comment(_ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, s
     )
     tickets.comment(ticket, agent, body.body, body.visibility)
     if body.visibility is Visibility.CUSTOMER:
-        return "Reply added: the customer sees it in the status lookup."
+        return "Reply added: it is e-mailed to the customer and shown on their private page."
     return "Internal note added."
 
 

@@ -42,6 +42,7 @@ from handoff_service.mail.links import reply_address
 from handoff_service.mail.render import CUSTOMER_KINDS, render
 from handoff_service.models import EmailMessage, utcnow
 from handoff_service.settings import Settings
+from handoff_service.sla import announce_due
 from handoff_service.vocabulary import EmailKind, EmailStatus
 
 logger = logging.getLogger(__name__)
@@ -273,9 +274,10 @@ def in_session(job: SessionJob) -> Job:
     return run
 
 
-#: The worker's periodic jobs, run in order at every tick (e-mails a job queues are due from
-#: the moment they are written: ``send_due`` takes them at the next tick).
-JOBS: list[Job] = [send_due]
+#: The worker's periodic jobs, run in order at every tick: the "due soon" / "overdue" notices
+#: to the queues' agents (sla.announce_due), then every e-mail that is due, those just queued
+#: included.
+JOBS: list[Job] = [in_session(announce_due), send_due]
 
 
 def run_jobs(ctx: AppContext, now: dt.datetime) -> None:

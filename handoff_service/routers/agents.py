@@ -117,7 +117,8 @@ def resume(number: Number, session: DbSession, agent: Agent) -> TicketOut:
 
 @router.post("/{number}/comments", response_model=TicketOut, status_code=201, responses=ACTION)
 def comment(number: Number, body: CommentIn, session: DbSession, agent: Agent) -> TicketOut:
-    """Add an internal note or a message the customer sees in the status lookup."""
+    """Add an internal note, or a reply to the customer: e-mailed to them and shown on their
+    private page and in the status lookup."""
     ticket = tickets.get_ticket(session, number)
     tickets.comment(ticket, agent, body.body, body.visibility)
     return _save(session, ticket)

@@ -16,6 +16,7 @@ from handoff_service.mail.links import page_url
 from handoff_service.routers.errors import errors
 from handoff_service.schemas import (
     ConversationId,
+    ErrorOut,
     HandoffIn,
     PublicComment,
     SenderUpdate,
@@ -120,12 +121,13 @@ def create_handoff(
 
 
 NO_OPEN_TICKET = "This sender has no open request."
+NO_OPEN_TICKET_RESPONSE = {"model": ErrorOut, "description": NO_OPEN_TICKET}
 
 
 @router.get(
     "/handoffs/updates",
     response_model=SenderUpdate,
-    responses={404: {"description": NO_OPEN_TICKET}, **errors(401, 403, 422)},
+    responses={404: NO_OPEN_TICKET_RESPONSE, **errors(401, 403, 422)},
 )
 def sender_updates(
     sender: Annotated[ConversationId, Query(description="The chat's sender id.")],
@@ -161,7 +163,7 @@ def sender_updates(
 @router.post(
     "/handoffs/updates/seen",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": NO_OPEN_TICKET}, **errors(401, 403, 413, 422)},
+    responses={404: NO_OPEN_TICKET_RESPONSE, **errors(401, 403, 413, 422)},
 )
 def updates_seen(body: UpdatesSeenIn, session: DbSession, _bot: Bot) -> Response:
     """The bot showed the sender their ticket's replies up to ``through``: those are no longer

@@ -302,7 +302,9 @@ def test_the_whole_lifecycle_through_the_forms(
         body="Hemos abierto una investigación. Tarjeta 4111 1111 1111 1111",
         visibility="customer",
     )
-    assert "Reply added: the customer sees it in the status lookup." in flashes(page.text)
+    assert "Reply added: it is e-mailed to the customer and shown on their private page." in (
+        flashes(page.text)
+    )
     events = client.get(f"/v1/tickets/{number}/events", headers=tokens["agent"]).json()
     comments = [e["data"] for e in events if e["kind"] == "comment"]
     assert [c["visibility"] for c in comments] == ["internal", "customer"]
