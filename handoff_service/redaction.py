@@ -421,16 +421,19 @@ def redact(text: str) -> str:
     return _apply(text, find(text))
 
 
-def redact_messages(texts: Sequence[str]) -> list[str]:
-    """Redact consecutive messages of one person together, so that a number split over two
-    messages ("4111 1111" then "1111 1111") is caught; each message keeps its own text, with
-    the label in every message the number touched.
+#: What may stand between a number's digits at the end of one message and the next.
+_EDGE = " \t\r\n.-()\u00a0\u202f\u2007"
 
-    Pass one person's messages in order (a customer's, without the bot's replies between
-    them): the texts are joined by line breaks, which digit runs may cross.
-    """
-    joined = "\n".join(texts)
-    findings = find(joined)
+
+def _continues(previous: str, following: str) -> bool:
+    """Whether a run of digits may go on from ``previous`` into ``following``."""
+    last, first = previous.rstrip(_EDGE)[-1:], following.lstrip(_EDGE)[:1]
+    return last.isascii() and last.isdigit() and first.isascii() and first.isdigit()
+
+
+def _redact_joined(texts: Sequence[str]) -> list[str]:
+    """Redact ``texts`` as one text joined by line breaks, then cut it back into messages."""
+    findings = find("\n".join(texts))
     result, offset, index = [], 0, 0
     for text in texts:
         end = offset + len(text)
@@ -440,14 +443,29 @@ def redact_messages(texts: Sequence[str]) -> list[str]:
         for finding in findings[index:]:
             if finding.start >= end:
                 break
-            local.append(
-                Finding(
-                    finding.kind,
-                    max(finding.start, offset) - offset,
-                    min(finding.end, end) - offset,
-                    finding.label,
-                )
-            )
+            start, stop = max(finding.start, offset) - offset, min(finding.end, end) - offset
+            local.append(Finding(finding.kind, start, stop, finding.label))
         result.append(_apply(text, local))
         offset = end + 1
+    return result
+
+
+def redact_messages(texts: Sequence[str]) -> list[str]:
+    """Redact consecutive messages of one person together, so that a number split over two
+    messages ("4111 1111" then "1111 1111") is caught; each message keeps its own text, with
+    the label in every message the number touched.
+
+    Pass one person's messages in order (a customer's, without the bot's replies between
+    them). Only messages that a run of digits may cross into (one ends with a digit, the next
+    starts with one) are joined; the others are redacted alone.
+    """
+    result: list[str] = []
+    chunk: list[str] = []
+    for text in texts:
+        if chunk and not _continues(chunk[-1], text):
+            result += _redact_joined(chunk)
+            chunk = []
+        chunk.append(text)
+    if chunk:
+        result += _redact_joined(chunk)
     return result

@@ -5,9 +5,10 @@ The service answers 404 both for an unknown number and for a number with another
 the bot says the same neutral "not found" for both (and forgets the e-mail, so the next try asks
 for it again).
 
-The answer shows the latest reply of our team but not the link to the ticket's private page:
-number and e-mail can be guessed, the link carries the ticket's secret. The bot says the link
-is in the e-mails we sent; the ticket's own chat gets it when greeted (``actions.greeting``).
+The answer shows the latest reply of our team and links the ticket's private page only when
+the request was handed over from this very chat (the service's ``/v1/handoffs/updates`` knows
+the chat's secret sender id): number and e-mail can be guessed, the link carries the ticket's
+secret. Elsewhere the bot says the link is in the e-mails we sent.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import EMAIL, QUERIED_TICKET, current_language
-from actions.handoff_client import HandoffError, default_client
+from actions.handoff_client import HandoffClient, HandoffError, default_client
+from actions.handoff_payload import conversation_sender
 from actions.settings import get_settings
 from handoff_service.i18n import due_text
 
@@ -60,5 +62,20 @@ class ActionTicketStatus(Action):
             dispatcher.utter_message(
                 response="utter_ticket_latest_message", message=status.messages[-1]
             )
-            dispatcher.utter_message(response="utter_ticket_page_in_emails")
+            link = await _own_page_link(default_client(), tracker, status.number)
+            if link:
+                dispatcher.utter_message(response="utter_ticket_page_link", link=link)
+            else:
+                dispatcher.utter_message(response="utter_ticket_page_in_emails")
         return done
+
+
+async def _own_page_link(client: HandoffClient, tracker: Tracker, number: str) -> str | None:
+    """The private page of ticket ``number`` if it was handed over from this chat's sender,
+    else None (also when the service cannot tell: the e-mails have the link)."""
+    try:
+        update = await asyncio.to_thread(client.sender_update, conversation_sender(tracker))
+    except HandoffError as exc:
+        logger.info("no private link for the status answer: %s", exc)
+        return None
+    return update.page_url if update is not None and update.number == number else None

@@ -204,3 +204,23 @@ def test_status_lookup_shows_the_latest_reply_and_no_link(
         "utter_greet",
         "utter_ticket_new_replies",
     ]
+
+
+def test_status_lookup_from_the_handing_over_chat_links_the_private_page(
+    service: HandoffServiceProcess, use_service: Callable[[str, str | None], None]
+) -> None:
+    use_service(service.url, service.bot_token)
+    number = hand_off(service, "web-vuelve-6", "es")
+    agent_reply(service, number, "Hemos pedido el justificante a la transportista.")
+
+    own = Conversation("es", sender_id="web-vuelve-6")  # the chat the request came from
+    own.slots.update(queried_ticket=number, email="lucia@example.com")
+    messages, _ = own.run(ActionTicketStatus(), "lucia@example.com", intent="inform")
+
+    assert responses(messages) == [
+        "utter_ticket_status",
+        "utter_ticket_latest_message",
+        "utter_ticket_page_link",
+    ]
+    assert messages[2]["link"].endswith(f"/t/{access_key(service, number)}")
+    assert access_key(service, number) in rendered(messages[2], "es")
