@@ -15,6 +15,7 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from pydantic import ValidationError
 
+from handoff_service import sla
 from handoff_service.lifecycle import OPEN
 from handoff_service.models import Ticket
 from handoff_service.vocabulary import Status
@@ -35,15 +36,19 @@ def duration(seconds: int) -> str:
 
 
 def time_left(ticket: Ticket, now: dt.datetime) -> str:
-    """'2 d 3 h left' / 'overdue by 4 h 10 min' for open tickets; the status otherwise."""
+    """'2 d 3 h left' / 'overdue by 4 h 10 min' for open tickets, 'clock paused (waiting on the
+    customer)' while the due-date clock stands still; the status otherwise."""
     if Status(ticket.status) not in OPEN:
         return ticket.status.replace("_", " ")
+    if ticket.sla_paused_at is not None:
+        return "clock paused (waiting on the customer)"
     seconds = int((ticket.due_at - now).total_seconds())
     return f"{duration(seconds)} left" if seconds >= 0 else f"overdue by {duration(-seconds)}"
 
 
 def is_overdue(ticket: Ticket, now: dt.datetime) -> bool:
-    return Status(ticket.status) in OPEN and ticket.due_at < now
+    """The due-state rule's own answer (a paused ticket is not overdue)."""
+    return sla.current_due_state(ticket, now) is sla.DueState.OVERDUE
 
 
 def local_time(moment: dt.datetime | None, timezone: ZoneInfo) -> str:
