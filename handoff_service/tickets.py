@@ -67,7 +67,8 @@ def next_number(session: Session, year: int) -> str:
     return f"T-{year}-{value:06d}"
 
 
-def _by_conversation(session: Session, conversation_id: str) -> Ticket | None:
+def by_conversation(session: Session, conversation_id: str) -> Ticket | None:
+    """The ticket handed off from ``conversation_id``, if any (the idempotency key)."""
     return session.scalars(select(Ticket).where(Ticket.conversation_id == conversation_id)).first()
 
 
@@ -121,7 +122,7 @@ def create_from_handoff(
     now = utcnow()
     due_at = ctx.levels.due_at(now, request_type, prediction.priority, ctx.timezone, rule.queue)
 
-    existing = _by_conversation(session, handoff.conversation_id)
+    existing = by_conversation(session, handoff.conversation_id)
     if existing is not None:
         return existing, False
     ticket = Ticket(
@@ -177,7 +178,7 @@ def create_from_handoff(
     except IntegrityError:
         # A concurrent request created the ticket for this conversation first.
         session.rollback()
-        existing = _by_conversation(session, handoff.conversation_id)
+        existing = by_conversation(session, handoff.conversation_id)
         if existing is None:
             raise
         return existing, False

@@ -16,7 +16,7 @@ Training is deterministic (fixed seed) and takes well under a second, so the mod
 in memory when this module is imported (the action server imports it at start-up, before it
 reports healthy) rather than cached on disk: a pickle cache would only add a file to trust.
 
-:func:`contains_personal_data`: a card number (Luhn-valid), IBAN, CVV, DNI/NIE or SSN, found by
+:func:`contains_personal_data`: a card number (Luhn-valid), IBAN, CVV or identity document, found by
 the handoff service's redaction (:mod:`handoff_service.redaction`), so that the bot and the
 service agree on what such data looks like.
 """
@@ -32,7 +32,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from handoff_service.redaction import redact
+from handoff_service.redaction import CONTACT, find
 
 DATA_PATH = Path(__file__).resolve().parent / "data" / "sensitive_messages.csv"
 SEED = 20261202
@@ -107,8 +107,9 @@ CLASSIFIER = SensitiveClassifier.train(load_examples(DATA_PATH))
 
 
 def contains_personal_data(text: str | None) -> bool:
-    """Whether the text carries a card number, IBAN, CVV or national ID number."""
-    return bool(text) and redact(text or "") != text
+    """Whether the text carries a card number, IBAN, account number, CVV or identity-document
+    number (a phone number or e-mail address is contact data the form asks for, not this)."""
+    return bool(text) and any(f.kind not in CONTACT for f in find(text or ""))
 
 
 def is_sensitive(text: str | None) -> bool:

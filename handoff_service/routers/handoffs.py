@@ -103,7 +103,7 @@ def create_handoff(
         raise _validation_error(exc) from None
     conversation_id = data.get("conversation_id") if isinstance(data, dict) else None
     if isinstance(conversation_id, str):
-        existing = tickets._by_conversation(session, conversation_id)
+        existing = tickets.by_conversation(session, conversation_id)
         if existing is not None:
             response.status_code = status.HTTP_200_OK
             ctx.metrics.handoff_replays.inc()

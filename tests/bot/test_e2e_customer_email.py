@@ -122,7 +122,7 @@ def test_handoff_email_page_reply_by_mail_resolve_and_rate(stack: Stack) -> None
     assert stack.say(sender, "quiero hablar con una persona")[-1] == "¿Cómo te llamas?"
     assert stack.say(sender, "Lucía Pérez")[-1].startswith("¿A qué correo")
     assert stack.say(sender, CUSTOMER)[-1].startswith("Cuéntame en una frase")
-    reply = stack.say(sender, "el pedido VT-123456 no ha llegado y el seguimiento no avanza")
+    reply = stack.say(sender, "el paquete no ha llegado y el seguimiento no avanza")
     assert reply[-1].startswith("¿Nos das permiso"), reply
     reply = stack.say(sender, "/affirm")
     number_match = TICKET.search(reply[0])

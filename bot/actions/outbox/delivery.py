@@ -114,7 +114,9 @@ class Outbox:
         already has a ticket gets it back without a new request, as the service would answer.
         Raises ``pydantic.ValidationError`` (nothing stored) when ``HandoffIn`` refuses it.
         """
-        HandoffIn.model_validate_json(body := _json(payload))
+        # What is stored is the validated model: its text already redacted by the service's own
+        # schema (a card split over two messages included), never the raw payload.
+        body = HandoffIn.model_validate_json(_json(payload)).model_dump_json()
         key = payload["conversation_id"]
         claimed = self.store.put_claimed(HANDOFF, key, key, body, self.settings.lease)
         if isinstance(claimed, OutboxEntry):
@@ -132,7 +134,7 @@ class Outbox:
         """Validate and store an unanswered question for the worker to send; False when the
         same question of the conversation is stored already. Raises
         ``pydantic.ValidationError`` (nothing stored) when ``UnansweredIn`` refuses it."""
-        UnansweredIn.model_validate_json(body := _json(payload))
+        body = UnansweredIn.model_validate_json(_json(payload)).model_dump_json()
         key = unanswered_key(payload)
         return self.store.put_pending(UNANSWERED, key, payload["conversation_id"], body)
 
