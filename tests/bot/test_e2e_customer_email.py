@@ -166,7 +166,7 @@ def test_handoff_email_page_reply_by_mail_resolve_and_rate(stack: Stack) -> None
         console.get_by_role("status").filter(has_text="Claimed").wait_for()
         answer = "Investigamos con la transportista; ¿nos confirmas el código postal?"
         console.get_by_label("Message").fill(answer)
-        console.get_by_label(re.compile("^Customer too")).check()
+        console.get_by_role("radio", name=re.compile("Customer too")).check()
         console.get_by_role("button", name="Add").click()
         console.get_by_role("status").filter(has_text="Reply added").wait_for()
 
@@ -199,8 +199,9 @@ def test_handoff_email_page_reply_by_mail_resolve_and_rate(stack: Stack) -> None
 
         wait_until(lambda: replied_by_mail() != [], "the e-mailed reply on the ticket")
         assert replied_by_mail()[0]["data"]["body"] == "Es el 41001."
-        console.reload()
-        assert "Es el 41001." in console.get_by_role("region", name="History").inner_text()
+        console.goto(f"{stack.service.url}/console/tickets/{number}")
+        history = console.get_by_role("region", name="History")
+        assert "Es el 41001." in history.inner_text(), console.content()[:3000]
 
         # 7. The agent resolves; the "resolved" e-mail has the note and the rating link.
         note = "La transportista entregó el paquete el jueves en Sevilla (CP 41001)."
