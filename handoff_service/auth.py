@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from handoff_service.models import Account, ApiToken, utcnow
@@ -23,10 +25,16 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def issue_token(session: Session, account: Account) -> tuple[ApiToken, str]:
-    """Create a token for ``account``; returns the row and the clear token (shown once)."""
+def issue_token(
+    session: Session, account: Account, lifetime: dt.timedelta | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token for ``account``, valid for ``lifetime`` (None: until revoked); returns
+    the row and the clear token (shown once)."""
     token = new_token()
-    row = ApiToken(account=account, token_hash=hash_token(token), prefix=token[:10])
+    expires_at = utcnow() + lifetime if lifetime is not None else None
+    row = ApiToken(
+        account=account, token_hash=hash_token(token), prefix=token[:10], expires_at=expires_at
+    )
     session.add(row)
     session.flush()
     return row, token
@@ -40,7 +48,7 @@ def create_account(session: Session, name: str, role: Role) -> Account:
 
 
 def find_token(session: Session, token: str) -> ApiToken | None:
-    """The unrevoked token row of an active account matching ``token``, or None.
+    """The unrevoked, unexpired token row of an active account matching ``token``, or None.
 
     The lookup is by digest (a unique index), so the secret itself is never compared; the
     final compare_digest guards against a backend comparing case-insensitively.
@@ -49,7 +57,11 @@ def find_token(session: Session, token: str) -> ApiToken | None:
     row = session.scalars(
         select(ApiToken)
         .options(joinedload(ApiToken.account))
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+        .where(
+            ApiToken.token_hash == digest,
+            ApiToken.revoked_at.is_(None),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()),
+        )
     ).first()
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
@@ -62,5 +74,20 @@ def authenticate(session: Session, token: str) -> Account | None:
     return row.account if row is not None else None
 
 
+def usable(token_row: ApiToken, now: dt.datetime) -> bool:
+    """Neither revoked nor expired at ``now`` (the same rule as :func:`find_token`'s query)."""
+    return token_row.revoked_at is None and (
+        token_row.expires_at is None or token_row.expires_at > now
+    )
+
+
+def list_tokens(session: Session) -> Sequence[ApiToken]:
+    """Every token, revoked and expired ones included, oldest first, with its account."""
+    return session.scalars(
+        select(ApiToken).options(joinedload(ApiToken.account)).order_by(ApiToken.id)
+    ).all()
+
+
 def revoke(session: Session, token_row: ApiToken) -> None:
-    token_row.revoked_at = utcnow()
+    if token_row.revoked_at is None:
+        token_row.revoked_at = utcnow()

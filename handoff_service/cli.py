@@ -3,7 +3,11 @@
 migrate                         apply the Alembic migrations (DATABASE_URL)
 create-admin NAME               create an admin account and print its token
 create-token NAME [--role R]    print a new token for NAME (creating the account if needed);
-  [--email E] [--queue Q ...]   also set where its due notices go (as set-agent)
+  [--email E] [--queue Q ...]   also set where its due notices go (as set-agent);
+  [--expires-days N]            the token stops working after N days (default: never)
+list-tokens                     every token: id, account, prefix, created, expires, state
+                                (never the token or its hash)
+revoke-token ID                 revoke one token by its id (the account's others keep working)
 set-agent NAME [--email E] [--queue Q ...]
                                 set an agent's e-mail and queues for "due soon" / "overdue"
                                 notices (--queue repeated; --no-email stops the notices)
@@ -21,6 +25,7 @@ receive-email [RECIPIENT ...]   record one e-mail (RFC 5322, on stdin) replying 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import signal
 import sys
@@ -35,8 +40,8 @@ from handoff_service.db import make_engine, make_session_factory
 from handoff_service.logs import configure_logging
 from handoff_service.mail.sender import run_jobs, run_loop
 from handoff_service.migrate import upgrade
-from handoff_service.models import Account, utcnow
-from handoff_service.schemas import AccountContactIn
+from handoff_service.models import Account, ApiToken, utcnow
+from handoff_service.schemas import MAX_TOKEN_DAYS, AccountContactIn
 from handoff_service.settings import Settings
 from handoff_service.triage.classifier import TriageClassifier, write_evaluation
 from handoff_service.triage.rules import RoutingRules
@@ -97,6 +102,7 @@ def _issue(
     role: Role,
     must_be_new: bool,
     contact: dict[str, object] | None = None,
+    expires_days: int | None = None,
 ) -> str:
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
@@ -111,11 +117,53 @@ def _issue(
                 )
             account = account or auth.create_account(session, name, role)
             _set_contact(settings, account, contact or {})
-            _row, token = auth.issue_token(session, account)
+            lifetime = dt.timedelta(days=expires_days) if expires_days is not None else None
+            _row, token = auth.issue_token(session, account, lifetime)
             session.commit()
             return token
     finally:
         engine.dispose()
+
+
+def _token_line(row: ApiToken, now: dt.datetime) -> str:
+    """One token for ``list-tokens``: its prefix, never the token or its hash."""
+    if row.revoked_at is not None:
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}"
+    elif not auth.usable(row, now):
+        state = "expired"
+    else:
+        state = "active"
+    expires = f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "never"
+    return (
+        f"{row.id}\t{row.account.name}\t{row.prefix}…\tcreated {row.created_at:%Y-%m-%d %H:%M}"
+        f"\texpires {expires}\t{state}"
+    )
+
+
+def _tokens(settings: Settings, revoke_id: int | None = None) -> str:
+    """The token list (UTC times), or with ``revoke_id`` that token revoked."""
+    upgrade(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with make_session_factory(engine)() as session:
+            if revoke_id is None:
+                now = utcnow()
+                return "\n".join(_token_line(row, now) for row in auth.list_tokens(session))
+            row = session.get(ApiToken, revoke_id)
+            if row is None:
+                raise SystemExit(f"error: no token {revoke_id}")
+            auth.revoke(session, row)
+            session.commit()
+            return f"token {row.id} ({row.prefix}… of {row.account.name}) revoked"
+    finally:
+        engine.dispose()
+
+
+def _days(value: str) -> int:
+    days = int(value)
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise argparse.ArgumentTypeError(f"between 1 and {MAX_TOKEN_DAYS} days")
+    return days
 
 
 #: sysexits.h codes an MTA understands: 65/67 bounce the message, 75 makes the MTA retry.
@@ -177,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("create-token", help="print a new token for an account")
     token.add_argument("name")
     token.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    token.add_argument(
+        "--expires-days", type=_days, default=None, help="days until it expires (default: never)"
+    )
+    commands.add_parser("list-tokens", help="list the tokens (prefixes only)")
+    revoke = commands.add_parser("revoke-token", help="revoke one token by id")
+    revoke.add_argument("id", type=int)
     agent = commands.add_parser("set-agent", help="set an agent's e-mail and queues (notices)")
     agent.add_argument("name")
     for command in (token, agent):
@@ -205,7 +259,20 @@ def main(argv: list[str] | None = None) -> int:
         print(_issue(settings, args.name, Role.ADMIN, must_be_new=True))
     elif args.command == "create-token":
         contact = _contact(args)
-        print(_issue(settings, args.name, Role(args.role), must_be_new=False, contact=contact))
+        print(
+            _issue(
+                settings,
+                args.name,
+                Role(args.role),
+                must_be_new=False,
+                contact=contact,
+                expires_days=args.expires_days,
+            )
+        )
+    elif args.command == "list-tokens":
+        print(_tokens(settings))
+    elif args.command == "revoke-token":
+        print(_tokens(settings, revoke_id=args.id))
     elif args.command == "set-agent":
         print(_set_agent(settings, args.name, _contact(args)))
     elif args.command == "train-triage":

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
+from handoff_service import auth
 from handoff_service.models import ApiToken, ConsoleSession, utcnow
 from handoff_service.vocabulary import Role
 
@@ -50,8 +51,8 @@ def start(session: Session, token: ApiToken, lifetime: dt.timedelta) -> tuple[Co
 
 
 def load(session: Session, session_id: str) -> ConsoleSession | None:
-    """The live session for a cookie value: unexpired, its token unrevoked, its account
-    active and allowed in the console; else None."""
+    """The live session for a cookie value: unexpired, its token neither revoked nor expired
+    (:func:`auth.usable`), its account active and allowed in the console; else None."""
     row = session.scalars(
         select(ConsoleSession)
         .options(joinedload(ConsoleSession.token).joinedload(ApiToken.account))
@@ -60,7 +61,7 @@ def load(session: Session, session_id: str) -> ConsoleSession | None:
             ConsoleSession.expires_at > utcnow(),
         )
     ).first()
-    if row is None or row.token.revoked_at is not None:
+    if row is None or not auth.usable(row.token, utcnow()):
         return None
     account = row.token.account
     return row if account.active and account.role in CONSOLE_ROLES else None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff_service.due_dates import ServiceLevels
 from handoff_service.metrics import Metrics
+from handoff_service.ratelimit import RateLimits
 from handoff_service.settings import Settings
 from handoff_service.triage.classifier import TriageClassifier
 from handoff_service.triage.rules import RoutingRules
@@ -25,3 +26,4 @@ class AppContext:
     levels: ServiceLevels
     timezone: ZoneInfo
     metrics: Metrics
+    rate_limits: RateLimits

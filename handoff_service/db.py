@@ -62,10 +62,17 @@ def make_engine(url: str) -> Engine:
 
     SQLite transactions start with ``BEGIN IMMEDIATE`` (after taking the in-process lock), so
     a read never has to be upgraded to a write, which SQLite may refuse under concurrency.
+
+    SQL parameters are hidden from exception messages and logs (``hide_parameters``): they
+    hold customer data, and an ``OperationalError``'s text would otherwise carry them. On
+    PostgreSQL, ``pool_pre_ping`` replaces connections that died with the server, so the
+    service recovers by itself once the database is back.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+        return create_engine(
+            url, pool_size=20, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        )
 
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +81,9 @@ def make_engine(url: str) -> Engine:
         "SerialisedConnection", (_SerialisedConnection,), {"lock": threading.Lock()}
     )
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30, "factory": connection_class}
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30, "factory": connection_class},
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")

@@ -75,6 +75,12 @@ def when_text(moment: dt.datetime, language: str, timezone: ZoneInfo) -> str:
     return format_datetime(moment.astimezone(timezone), f"{pattern}, HH:mm", locale=locale)
 
 
+#: A status lookup refused by a rate limit (HTTP 429); the API says both, the language unknown.
+RATE_LIMITED: dict[str, str] = {
+    "en": "Too many status lookups in a short time; please try again in a few minutes.",
+    "es": "Demasiadas consultas de estado en poco tiempo; vuelve a intentarlo en unos minutos.",
+}
+
 #: The private ticket page (``/t/<key>``, handoff_service.portal): ``PORTAL[language][key]``.
 #: ``{placeholders}`` are filled with str.format. Its 404 page shows both languages.
 PORTAL: dict[str, dict[str, str]] = {
@@ -109,6 +115,8 @@ PORTAL: dict[str, dict[str, str]] = {
         "error_invalid": "Your message contains characters we cannot store; please remove them.",
         "error_changed": "This request has changed in the meantime; please check it and try again.",
         "error_form": "The form could not be read. Please send it again from this page.",
+        "error_rate_limited": "You have sent too many forms from this page in a short time. "
+        "Please wait a few minutes and send it again.",
         "resolution": "How we solved it",
         "rating_heading": "How did we do?",
         "rating_legend": "Your rating",
@@ -171,6 +179,8 @@ PORTAL: dict[str, dict[str, str]] = {
         "error_changed": "Esta solicitud ha cambiado mientras tanto; revísala y vuelve a "
         "intentarlo.",
         "error_form": "No hemos podido leer el formulario. Envíalo de nuevo desde esta página.",
+        "error_rate_limited": "Has enviado demasiados formularios desde esta página en poco "
+        "tiempo. Espera unos minutos y vuelve a enviarlo.",
         "resolution": "Cómo lo hemos resuelto",
         "rating_heading": "¿Qué tal lo hemos hecho?",
         "rating_legend": "Tu valoración",

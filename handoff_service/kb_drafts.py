@@ -31,6 +31,10 @@ from knowledge.articles import Category as ArticleCategory
 
 MAX_TITLE_CHARS = 120
 MAX_QUESTION_CHARS = 200
+#: Drafts one ticket may make. A ticket documents one solution: a second or third draft
+#: (another title or topic) is a correction, more is an agent token filling the KB folder
+#: with files for editors to review.
+MAX_DRAFTS_PER_TICKET = 3
 
 HEADINGS = {
     "en": ("What the customer asked", "Solution", "Source"),

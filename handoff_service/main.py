@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from handoff_service import __doc__ as package_doc
 from handoff_service import console, portal, sla
@@ -28,6 +30,7 @@ from handoff_service.mail.sender import running_worker
 from handoff_service.metrics import Metrics
 from handoff_service.middleware import BodySizeLimit, RequestMetrics
 from handoff_service.migrate import upgrade
+from handoff_service.ratelimit import RateLimited, RateLimits, too_many_requests
 from handoff_service.routers import (
     admin,
     agents,
@@ -38,11 +41,13 @@ from handoff_service.routers import (
 )
 from handoff_service.routers.errors import errors
 from handoff_service.settings import Settings
-from handoff_service.tickets import TicketNotFound
+from handoff_service.tickets import TicketNotFound, UnknownQueue
 from handoff_service.triage.classifier import TriageClassifier
 from handoff_service.triage.rules import RoutingRules
 
 logger = logging.getLogger(__name__)
+#: What a 503 for an unreachable database tells clients to wait before trying again.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def build_context(settings: Settings) -> AppContext:
@@ -62,6 +67,7 @@ def build_context(settings: Settings) -> AppContext:
         levels=ServiceLevels.load(settings.service_levels_path),
         timezone=ZoneInfo(settings.timezone),
         metrics=Metrics(),
+        rate_limits=RateLimits.from_settings(settings),
     )
     sla.bind(ctx)  # ticket changes find the service levels through their session
     return ctx
@@ -90,6 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(package_doc or "")
         + "\n\nAgents and admins authenticate with bearer tokens; the bot with a service token.",
         responses=errors(400, 413),
+        # HANDOFF_DOCS_ENABLED=false: no /docs, /redoc or /openapi.json (404)
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.ctx = ctx
     for router in (
@@ -121,6 +131,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(InvalidTransition)
     async def _conflict(_request: Request, exc: InvalidTransition) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        """503 with Retry-After while the database is unreachable (or its pool exhausted):
+        a temporary condition, so clients such as the bot's outbox retry. Only the error's
+        class is logged: its text holds the SQL statement."""
+        logger.error("database unavailable", extra={"error": type(exc).__name__})
+        return JSONResponse(
+            {"detail": "the database is unavailable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
+    @app.exception_handler(UnknownQueue)
+    async def _unknown_queue(_request: Request, exc: UnknownQueue) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "queues": exc.queues}, status_code=422)
+
+    app.add_exception_handler(RateLimited, too_many_requests)
 
     @app.exception_handler(DraftError)
     async def _draft(_request: Request, exc: DraftError) -> JSONResponse:

@@ -77,6 +77,8 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))  # first characters, to tell tokens apart
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    # None: never expires
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
     account: Mapped[Account] = relationship(back_populates="tokens")
 

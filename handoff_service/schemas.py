@@ -70,10 +70,17 @@ def FreeText(max_length: int) -> type[str]:
     return Annotated[Text(max_length), AfterValidator(redact)]  # type: ignore[return-value]
 
 
+# Never in an address we accept: URL syntax (``?&=%``) would let an address like
+# ``x?bcc=attacker%40evil.example@example.com`` add headers to a ``mailto:`` link, and
+# ``,;<>"`` would add recipients or break out of quoting. Real customers' addresses do not
+# use them.
+_EMAIL_CHAR = r"[^@\s?&=%,;<>\"]"
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+        strip_whitespace=True,
+        max_length=254,
+        pattern=rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$",
     ),
     AfterValidator(_clean_text),
 ]
@@ -278,6 +285,23 @@ class TicketOut(_WithDueState):
     closed_at: dt.datetime | None
 
 
+class HandoffCreated(BaseModel):
+    """What the bot gets back from ``POST /v1/handoffs``: enough to tell the customer, nothing
+    more. The service token must not read a ticket (transcript, e-mail, ...) by replaying its
+    conversation id: agents read tickets with ``GET /v1/tickets/{number}``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    number: str
+    queue: str
+    status: Status
+    due_at: dt.datetime
+    created: bool = Field(
+        description="True when this request created the ticket (HTTP 201); false when the "
+        "conversation already had it (a replay, HTTP 200)."
+    )
+
+
 class TicketListItem(_WithDueState):
     model_config = ConfigDict(from_attributes=True)
 
@@ -361,7 +385,7 @@ class KbDraftIn(Strict):
 
 
 class KbDraftOut(BaseModel):
-    path: str
+    path: str = Field(description="Relative to the KB drafts folder, e.g. 'es/topic.md'.")
     topic: str
     language: Language
 
@@ -449,6 +473,24 @@ class TokenOut(BaseModel):
     account: AccountOut
     token: str = Field(description="Shown once; only its hash is stored.")
     token_id: int
+    expires_at: dt.datetime | None = Field(default=None, description="Null: until revoked.")
+
+
+#: The longest lifetime a token can be given when it is created (ten years).
+MAX_TOKEN_DAYS = 3650
+
+
+class TokenInfo(BaseModel):
+    """A token as admins list it: its prefix tells it apart; the token and its hash are
+    never shown again."""
+
+    id: int
+    account: str = Field(description="The owning account's name.")
+    prefix: str = Field(description="The token's first characters.")
+    created_at: dt.datetime
+    expires_at: dt.datetime | None = Field(description="Null: until revoked.")
+    revoked_at: dt.datetime | None
+    usable: bool = Field(description="Neither revoked nor expired: it authenticates now.")
 
 
 class ErrorOut(BaseModel):

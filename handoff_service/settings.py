@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from limits import parse_many
+from pydantic import AfterValidator, AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -38,6 +39,20 @@ def resolve_sqlite_path(url: str) -> str:
     if database.startswith("file:") or Path(database).is_absolute():
         return url
     return parsed.set(database=str(project_path(database))).render_as_string(hide_password=False)
+
+
+def _rate_limit(value: str) -> str:
+    """A limit the ``limits`` library can read ("10/minute"), checked at startup."""
+    try:
+        if len(parse_many(value)) == 1:
+            return value
+    except ValueError:
+        pass
+    raise ValueError(f'not one rate limit: {value!r} (e.g. "10/minute", or off)')
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
 
 
 class Settings(BaseSettings):
@@ -89,6 +104,18 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=1_000_000, gt=0, description="Largest accepted request body (larger: 413)."
+    )
+    docs_enabled: bool = Field(
+        default=True,
+        description="Serve the interactive API docs (/docs, /redoc) and the OpenAPI schema "
+        "(/openapi.json). Turn off where the service is reachable from outside: they map "
+        "every endpoint for whoever asks.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics needs `Authorization: Bearer <it>` (Prometheus: "
+        "`authorization: {credentials: ...}`); unset: /metrics is open to anyone who reaches "
+        "the service.",
     )
     console_secure_cookie: bool = Field(
         default=True,
@@ -177,6 +204,52 @@ class Settings(BaseSettings):
         description='A ticket due within this many hours is flagged "due soon" in the queue and '
         "announced once by e-mail to its queue's agents.",
     )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where the rate-limit counters live: memory:// (this process only) or a "
+        "Redis URL, redis://host:6379[/db] (rediss://, redis+unix://), shared by every replica.",
+    )
+    rate_limit_prefix: str = Field(
+        default="nivel0-handoff",
+        min_length=1,
+        description="Prefix of the counters' keys (deployments sharing one Redis use their own).",
+    )
+    rate_limit_status_per_client: RateLimit | None = Field(
+        default="10/minute",
+        description="Status lookups (POST /v1/status) per client address; not applied to the "
+        "bot's service token, which asks for every chat customer from one address. Limits are "
+        'written as the limits library reads them ("10/minute", "5 per 15 minutes"); `off`: '
+        "no limit.",
+    )
+    rate_limit_status_per_ticket: RateLimit | None = Field(
+        default="5/hour",
+        description="Failed status lookups (wrong e-mail) per ticket number, from any client: "
+        "numbers are sequential, so number + e-mail can be guessed. Once reached, every "
+        "lookup of that number is refused until the window has room again.",
+    )
+    rate_limit_handoffs_per_sender: RateLimit | None = Field(
+        default="10/hour",
+        description="New handoffs (POST /v1/handoffs; replays are not counted) per chat sender, "
+        "the conversation id without its :<session start>.",
+    )
+    rate_limit_handoffs_per_client: RateLimit | None = Field(
+        default="60/minute",
+        description="New handoffs per client address, for tokens other than service tokens "
+        "(the bot posts for every customer from one address: it is limited per sender).",
+    )
+    rate_limit_portal_per_key: RateLimit | None = Field(
+        default="30/hour",
+        description="Form posts (reply, rating, reopen) on one private ticket page.",
+    )
+    rate_limit_portal_per_client: RateLimit | None = Field(
+        default="60/hour",
+        description="Form posts on private ticket pages per client address.",
+    )
+    rate_limit_failed_logins_per_client: RateLimit | None = Field(
+        default="10/15 minutes",
+        description="Failed console logins (unknown or revoked token) per client address; once "
+        "reached, every login from it is refused until the window has room again.",
+    )
     log_level: str = Field(default="INFO", description="Level of the JSON logs on stderr.")
     host: str = Field(default="127.0.0.1", description="Address `cli serve` listens on.")
     port: int = Field(default=8000, description="Port `cli serve` listens on.")
@@ -220,6 +293,13 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if not value.startswith(RATE_LIMIT_STORAGES):
+            raise ValueError(f"rate_limit_storage must start with one of {RATE_LIMIT_STORAGES}")
+        return value
 
     @field_validator("mail_reply_to")
     @classmethod

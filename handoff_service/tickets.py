@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from handoff_service import sla
 from handoff_service.context import AppContext
-from handoff_service.kb_drafts import write_draft
+from handoff_service.kb_drafts import MAX_DRAFTS_PER_TICKET, write_draft
 from handoff_service.lifecycle import (
     KB_DRAFTABLE,
     OPEN,
@@ -40,6 +40,22 @@ CUSTOMER = "customer"
 
 class TicketNotFound(LookupError):
     pass
+
+
+class UnknownQueue(ValueError):
+    """A queue the routing rules do not name (HTTP 422): a ticket put there would sit in a
+    queue nobody watches."""
+
+    def __init__(self, queue: str, known: list[str]) -> None:
+        super().__init__(f"unknown queue {queue!r}; the configured queues are: {', '.join(known)}")
+        self.queues = known
+
+
+def check_queue(ctx: AppContext, queue: str) -> None:
+    """:class:`UnknownQueue` unless ``queue`` is one of the routing rules' queues."""
+    known = sorted({rule.queue for rule in ctx.rules.rules})
+    if queue not in known:
+        raise UnknownQueue(queue, known)
 
 
 def new_access_key() -> str:
@@ -186,8 +202,13 @@ def create_from_handoff(
     return ticket, True
 
 
-def get_ticket(session: Session, number: str) -> Ticket:
-    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first()
+def get_ticket(session: Session, number: str, *, lock: bool = False) -> Ticket:
+    """The ticket ``number``; with ``lock``, its row stays locked until the transaction ends
+    (``SELECT ... FOR UPDATE``), so concurrent actions on one ticket run one after the other
+    and each checks its transition against the state the previous one left. (SQLite ignores
+    the clause: its transactions are serialised anyway, see db.py.)"""
+    query = select(Ticket).where(Ticket.number == number)
+    ticket = session.scalars(query.with_for_update() if lock else query).first()
     if ticket is None:
         raise TicketNotFound(f"ticket {number} not found")
     return ticket
@@ -270,7 +291,11 @@ def reopen(ticket: Ticket, agent: Account, reason: str) -> None:
         ticket.assignee = agent
 
 
-def escalate(ticket: Ticket, agent: Account, tier: int, reason: str, queue: str | None) -> None:
+def escalate(
+    ctx: AppContext, ticket: Ticket, agent: Account, tier: int, reason: str, queue: str | None
+) -> None:
+    if queue is not None and queue != ticket.queue:
+        check_queue(ctx, queue)
     if tier <= ticket.tier:
         raise InvalidTransition(
             f"ticket is already at tier {ticket.tier}; escalate to a higher tier"
@@ -306,17 +331,30 @@ def change(
         ticket.priority = priority.value
         sla.recompute_due(ticket, sla.Clock.of(ctx), utcnow())
     if queue is not None and queue != ticket.queue:
+        check_queue(ctx, queue)
         _record(ticket, agent, "queue_changed", **{"from": ticket.queue, "to": queue})
         ticket.queue = queue
 
 
-def make_kb_draft(ctx: AppContext, ticket: Ticket, agent: Account, request: KbDraftIn) -> Path:
+def make_kb_draft(
+    ctx: AppContext, ticket: Ticket, agent: Account, request: KbDraftIn
+) -> PurePosixPath:
+    """Write the ticket's draft; its path relative to the KB folder (``es/topic.md``), which
+    is also what the ticket and its history keep: the server's folders are nobody's business.
+    At most :data:`MAX_DRAFTS_PER_TICKET` drafts per ticket."""
     if Status(ticket.status) not in KB_DRAFTABLE:
         raise InvalidTransition(
             f"only resolved or closed tickets can become KB articles; this one is {ticket.status}"
         )
+    if sum(e.kind == "kb_draft_created" for e in ticket.events) >= MAX_DRAFTS_PER_TICKET:
+        raise InvalidTransition(
+            f"this ticket already made {MAX_DRAFTS_PER_TICKET} KB drafts, the most one ticket "
+            "may make; edit one of them instead"
+        )
     today = utcnow().astimezone(ctx.timezone).date()
-    path = write_draft(ticket, request, ctx.settings.kb_drafts_dir, today)
+    kb_dir = ctx.settings.kb_drafts_dir
+    written = write_draft(ticket, request, kb_dir, today)
+    path = PurePosixPath(written.relative_to(kb_dir).as_posix())
     ticket.kb_draft_path = str(path)
     _record(ticket, agent, "kb_draft_created", path=str(path))
     return path

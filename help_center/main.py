@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import (
@@ -43,6 +45,38 @@ _UNSEARCHED = {
 }
 
 
+_ORIGIN_HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+def _origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, or None if it is not a plain one (nothing
+    of a malformed setting reaches the header)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not _ORIGIN_HOST.match(parts.netloc):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def security_headers(rasa_public_url: str) -> dict[str, str]:
+    """The headers of every response. The pages load only their own scripts, styles and
+    images (no inline script or style: the widget's configuration is a JSON data block, not
+    run); the widget talks to Rasa's REST channel, so connect-src allows Rasa's origin. No
+    site may frame the pages (clickjacking), and search URLs (the customer's own words) never
+    leave the site in a Referer."""
+    connect = " ".join(filter(None, ["'self'", _origin(rasa_public_url)]))
+    policy = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        f"connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+
+
 def create_app(settings: HelpCenterSettings, knowledge: HelpKnowledge) -> FastAPI:
     """The app over ``knowledge``, whose warm-up starts with the server."""
 
@@ -60,6 +94,15 @@ def create_app(settings: HelpCenterSettings, knowledge: HelpKnowledge) -> FastAP
     )
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
     templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
+    headers = security_headers(settings.rasa_public_url)
+
+    @app.middleware("http")
+    async def _security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.update(headers)
+        return response
 
     def render(
         request: Request, name: str, language: str, status_code: int = 200, **context: Any

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Start the whole nivel0 stack in the foreground; Ctrl-C (or any process dying) stops all of it.
 # Ports come from the environment, with the defaults documented in the README.
-# `scripts/run_all.sh action-server` starts only the action server, in the foreground, with the
-# same command, directory and environment as in the stack (the end-to-end tests start it so).
+# `scripts/run_all.sh action-server` and `scripts/run_all.sh rasa-server` start only that server,
+# in the foreground, with the same command, directory and environment as in the stack (the
+# end-to-end tests start them so).
+# Every process listens on NIVEL0_BIND only (default 127.0.0.1: put a reverse proxy in front to
+# serve others), and Rasa's REST channel accepts cross-origin calls from the site's origins only
+# (NIVEL0_SITE_ORIGINS, space-separated; default the local website on HELP_CENTER_PORT).
 # One line "nivel0 ready: chat at ..." says when the first customer's reply will be fast: the
 # action server has its knowledge base loaded and Rasa has answered a warm-up message
 # (NIVEL0_READY_TIMEOUT seconds at most, default 900: a first index build takes minutes).
@@ -10,7 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 : "${RASA_PORT:=5005}" "${ACTION_SERVER_PORT:=5055}" "${HANDOFF_PORT:=8000}" "${HELP_CENTER_PORT:=8080}"
+: "${NIVEL0_BIND:=127.0.0.1}"
+: "${NIVEL0_SITE_ORIGINS:=http://localhost:${HELP_CENTER_PORT} http://127.0.0.1:${HELP_CENTER_PORT}}"
 export HANDOFF_PORT HELP_CENTER_PORT
+export HANDOFF_HOST="${HANDOFF_HOST:-$NIVEL0_BIND}" HELP_CENTER_HOST="${HELP_CENTER_HOST:-$NIVEL0_BIND}"
 export RASA_TELEMETRY_ENABLED="${RASA_TELEMETRY_ENABLED:-false}"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:${ACTION_SERVER_PORT}/webhook}"
@@ -23,12 +30,25 @@ ROOT="$PWD"
 # background as it starts; its /health answers 503 until they are loaded.
 action_server() {
     cd "$ROOT/bot"
-    PYTHONPATH="$ROOT" exec "$ROOT/.venv/bin/python" -m rasa_sdk --actions actions \
-        --port "$ACTION_SERVER_PORT"
+    SANIC_HOST="$NIVEL0_BIND" PYTHONPATH="$ROOT" exec "$ROOT/.venv/bin/python" -m rasa_sdk \
+        --actions actions --port "$ACTION_SERVER_PORT"
 }
-if [ "${1:-}" = action-server ]; then
-    action_server
-fi
+# Rasa: the REST channel only (bot/credentials.yml), CORS for the site's origins only. The tests
+# point RASA_MODEL and RASA_ENDPOINTS elsewhere and set RASA_ENABLE_API=true (Rasa's HTTP API,
+# which can rewrite conversations: never enable it where anyone else can reach the server).
+rasa_server() {
+    cd "$ROOT/bot"
+    local origins
+    read -ra origins <<< "$NIVEL0_SITE_ORIGINS"
+    exec "$ROOT/.venv-rasa/bin/rasa" run -m "${RASA_MODEL:-models/nivel0.tar.gz}" \
+        -i "$NIVEL0_BIND" --port "$RASA_PORT" --cors "${origins[@]}" \
+        --endpoints "${RASA_ENDPOINTS:-endpoints.yml}" --credentials credentials.yml \
+        ${RASA_ENABLE_API:+--enable-api}
+}
+case "${1:-}" in
+    action-server) action_server ;;
+    rasa-server) rasa_server ;;
+esac
 
 # First start on a laptop: the bot's service token and an admin token for the agent console are
 # created once and kept in var/secrets/ (git-ignored, mode 600). In production set
@@ -66,8 +86,7 @@ echo "action server   -> http://localhost:${ACTION_SERVER_PORT}/health"
 (action_server) &
 
 echo "rasa server     -> http://localhost:${RASA_PORT}/webhooks/rest/webhook"
-(cd bot && exec "$ROOT/.venv-rasa/bin/rasa" run -m models/nivel0.tar.gz --port "$RASA_PORT" \
-    --cors "*" --endpoints endpoints.yml --credentials credentials.yml) &
+(rasa_server) &
 
 # Ready = the action server's /health answers 200 (its knowledge base is loaded) and Rasa
 # answers a warm-up question through its REST channel (its first prediction is the slow one).

@@ -195,8 +195,11 @@ class HandoffClient:
         raise _error(response)
 
     def ticket_status(self, number: str, email: str) -> TicketStatus | None:
-        """The ticket's status for its customer; ``None`` when number and e-mail do not match."""
-        response = self._post("/v1/status", {"number": number, "email": email}, {})
+        """The ticket's status for its customer; ``None`` when number and e-mail do not match.
+        The bot's token, when set, tells the service that the bot asks for one of its many
+        customers: its per-address rate limit would otherwise count them all as one client."""
+        headers = self._bot_headers() if self.config.token else {}
+        response = self._post("/v1/status", {"number": number, "email": email}, headers)
         if response.status_code == 404:
             return None
         if response.status_code != 200:

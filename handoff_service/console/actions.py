@@ -36,6 +36,7 @@ from handoff_service.schemas import (
     TicketPatch,
     WaitIn,
 )
+from handoff_service.tickets import UnknownQueue
 from handoff_service.vocabulary import Visibility
 
 router = APIRouter(prefix=COOKIE_PATH, include_in_schema=False)
@@ -83,7 +84,7 @@ def _change(ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, str
     return f"Now {ticket.priority} priority in queue {ticket.queue}."
 
 
-def _escalate(_ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, str]) -> str:
+def _escalate(ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, str]) -> str:
     body = EscalateIn.model_validate(
         {
             "tier": form.get("tier", ""),
@@ -91,7 +92,7 @@ def _escalate(_ctx: AppContext, ticket: Ticket, agent: Account, form: dict[str, 
             "queue": _optional(form, "queue"),
         }
     )
-    tickets.escalate(ticket, agent, body.tier, body.reason, body.queue)
+    tickets.escalate(ctx, ticket, agent, body.tier, body.reason, body.queue)
     return f"Escalated to tier {body.tier}."
 
 
@@ -202,11 +203,13 @@ def ticket_action(
     if run is None:
         raise ConsoleError(404, f"Unknown action: {action}.")
     ticket = load_ticket(session, number)
+    # lock the row (PostgreSQL) so that concurrent actions on this ticket run one at a time
+    session.refresh(ticket, with_for_update=True)
     try:
         message = run(ctx, ticket, row.token.account, form)
         session.commit()
         console_sessions.add_flash(row, "success", message)
-    except (InvalidTransition, DraftError, ValidationError) as exc:
+    except (InvalidTransition, DraftError, UnknownQueue, ValidationError) as exc:
         session.rollback()
         text = describe(exc) if isinstance(exc, ValidationError) else str(exc)
         console_sessions.add_flash(row, "error", text, kept=kept_input(action, form))

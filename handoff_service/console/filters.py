@@ -77,6 +77,13 @@ def help_center_link(help_center_url: str, article_id: str, language: str) -> st
     return article_url(help_center_url, language, quote(article_id[: -len(suffix)]))
 
 
+def mailto(address: str) -> str:
+    """A ``mailto:`` link to ``address`` alone: everything but ``@`` is percent-encoded, so an
+    address stored before the e-mail check refused ``?&=%`` (``x?bcc=...@example.com``)
+    cannot add headers or recipients to the agent's message."""
+    return "mailto:" + quote(address, safe="@")
+
+
 def describe(error: ValidationError) -> str:
     """'resolution note: String should have at least 1 character; ...' for a flash message."""
     parts = []
@@ -105,8 +112,8 @@ def register(env: Environment) -> None:
     """Make the console's formatting available to its templates:
 
     ``moment|local_time``, ``value|event_value(key)``, ``ticket|time_left(now)``,
-    ``language|language_name``, ``article_id|article_url(language)`` and the test
-    ``ticket is overdue(now)``.
+    ``language|language_name``, ``article_id|article_url(language)``, ``address|mailto`` and
+    the test ``ticket is overdue(now)``.
     """
     env.filters.update(
         local_time=_local_time,
@@ -114,5 +121,6 @@ def register(env: Environment) -> None:
         time_left=time_left,
         language_name=LANGUAGE_NAMES.__getitem__,
         article_url=_article_url,
+        mailto=mailto,
     )
     env.tests["overdue"] = is_overdue

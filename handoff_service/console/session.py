@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
 import secrets
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -23,6 +24,7 @@ from handoff_service.console.templating import render
 from handoff_service.context import AppContext
 from handoff_service.dependencies import Ctx, DbSession
 from handoff_service.models import ConsoleSession
+from handoff_service.ratelimit import RateLimited, Scope, client_address
 
 SESSION_COOKIE = "n0_console"
 LOGIN_COOKIE = "n0_console_login"
@@ -170,9 +172,21 @@ def login(request: Request, ctx: Ctx, session: DbSession, form: Form) -> Respons
     submitted = form.get("login_token", "")
     if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
         return login_page(request, next_url, "The login form expired; please try again.", 403)
+    # Failed logins per client address: over the limit, even a good token is refused (or
+    # guessing could go on at the limit's pace).
+    address = client_address(request)
+    try:
+        ctx.rate_limits.check(Scope.FAILED_LOGINS_PER_CLIENT, address)
+    except RateLimited as exc:
+        minutes = math.ceil(exc.retry_after / 60)
+        message = f"Too many failed logins from your address: try again in {minutes} min."
+        page = login_page(request, next_url, message, 429)
+        page.headers.update(exc.headers)
+        return page
     token = form.get("token", "").strip()
     row = find_token(session, token) if 0 < len(token) <= MAX_TOKEN_CHARS else None
     if row is None:
+        ctx.rate_limits.record(Scope.FAILED_LOGINS_PER_CLIENT, address)
         return login_page(request, next_url, "Unknown or revoked token.", 401)
     if row.account.role not in console_sessions.CONSOLE_ROLES:
         return login_page(

@@ -4,7 +4,8 @@ The access key in the URL is the only credential: whoever has the link is the cu
 the forms need no other token, and every response keeps the link out of caches, referrers and
 search engines (:data:`SECURITY_HEADERS`). A wrong key of any shape gets the same 404 page.
 Forms follow post/redirect/get; a refused form is shown again with the customer's text and
-the error next to its field.
+the error next to its field. Posts are rate-limited per page and per client address
+(:func:`throttled`: 429, the page again with the customer's text).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from handoff_service.portal.forms import (
     reopen_errors,
     reply_errors,
 )
+from handoff_service.ratelimit import RateLimited, Scope, client_address
 from handoff_service.vocabulary import Status, Visibility
 
 PREFIX = "/t"
@@ -239,6 +241,22 @@ def render_page(
     return response
 
 
+def throttled(
+    request: Request, ctx: AppContext, ticket: Ticket, values: dict[str, str]
+) -> HTMLResponse | None:
+    """The page again with a 429 and ``Retry-After`` (the customer's text kept in the form)
+    when this client or this page has posted too often, else None (the post is counted)."""
+    try:
+        ctx.rate_limits.hit(Scope.PORTAL_PER_CLIENT, client_address(request))
+        ctx.rate_limits.hit(Scope.PORTAL_PER_KEY, ticket.access_key)
+    except RateLimited as exc:
+        alert = PORTAL[language(request, ticket)]["error_rate_limited"]
+        page = render_page(request, ctx, ticket, status_code=429, alert=alert, values=values)
+        page.headers.update(exc.headers)
+        return page
+    return None
+
+
 def done(ticket: Ticket, lang: str, form: str) -> Response:
     """Post/redirect/get: back to the page, with the notice of the form that succeeded."""
     url = f"{PREFIX}/{ticket.access_key}?lang={lang}&done={form}"
@@ -264,6 +282,8 @@ def reply(request: Request, key: str, ctx: Ctx, session: DbSession, form: Form) 
     if form is None:
         return render_page(request, ctx, ticket, status_code=400, alert=t["error_form"])
     values = {"body": form.get("body", "")}
+    if refused := throttled(request, ctx, ticket, values):
+        return refused
     try:
         body = ReplyForm.model_validate(values)
     except ValidationError as exc:
@@ -296,6 +316,8 @@ def rating(request: Request, key: str, ctx: Ctx, session: DbSession, form: Form)
     if form is None:
         return render_page(request, ctx, ticket, status_code=400, alert=t["error_form"])
     values = {"rating": form.get("rating", ""), "comment": form.get("comment", "")}
+    if refused := throttled(request, ctx, ticket, values):
+        return refused
     try:
         body = RatingForm.model_validate(
             {"rating": values["rating"], "comment": values["comment"].strip() or None}
@@ -322,6 +344,8 @@ def reopen(request: Request, key: str, ctx: Ctx, session: DbSession, form: Form)
     if form is None:
         return render_page(request, ctx, ticket, status_code=400, alert=t["error_form"])
     values = {"reason": form.get("reason", "")}
+    if refused := throttled(request, ctx, ticket, values):
+        return refused
     try:
         body = ReopenForm.model_validate(values)
     except ValidationError as exc:

@@ -83,14 +83,14 @@ def history(number: Number, session: DbSession, _agent: Agent) -> list[EventOut]
 @router.post("/{number}/claim", response_model=TicketOut, responses=ACTION)
 def claim(number: Number, session: DbSession, agent: Agent) -> TicketOut:
     """Assign a new ticket to yourself."""
-    ticket = tickets.get_ticket(session, number)
+    ticket = tickets.get_ticket(session, number, lock=True)
     tickets.claim(ticket, agent)
     return _save(session, ticket)
 
 
 @router.post("/{number}/start", response_model=TicketOut, responses=ACTION)
 def start(number: Number, session: DbSession, agent: Agent) -> TicketOut:
-    ticket = tickets.get_ticket(session, number)
+    ticket = tickets.get_ticket(session, number, lock=True)
     tickets.transition(ticket, agent, Action.START)
     return _save(session, ticket)
 
@@ -100,7 +100,7 @@ def wait_on_customer(
     number: Number, session: DbSession, agent: Agent, body: WaitIn | None = None
 ) -> TicketOut:
     """Wait for the customer; ``message`` (optional) says what we need, in the e-mail."""
-    ticket = tickets.get_ticket(session, number)
+    ticket = tickets.get_ticket(session, number, lock=True)
     message = body.message if body and body.message else None
     tickets.transition(
         ticket, agent, Action.WAIT_ON_CUSTOMER, **({"message": message} if message else {})
@@ -110,7 +110,7 @@ def wait_on_customer(
 
 @router.post("/{number}/resume", response_model=TicketOut, responses=ACTION)
 def resume(number: Number, session: DbSession, agent: Agent) -> TicketOut:
-    ticket = tickets.get_ticket(session, number)
+    ticket = tickets.get_ticket(session, number, lock=True)
     tickets.transition(ticket, agent, Action.RESUME)
     return _save(session, ticket)
 
@@ -119,7 +119,7 @@ def resume(number: Number, session: DbSession, agent: Agent) -> TicketOut:
 def comment(number: Number, body: CommentIn, session: DbSession, agent: Agent) -> TicketOut:
     """Add an internal note, or a reply to the customer: e-mailed to them and shown on their
     private page and in the status lookup."""
-    ticket = tickets.get_ticket(session, number)
+    ticket = tickets.get_ticket(session, number, lock=True)
     tickets.comment(ticket, agent, body.body, body.visibility)
     return _save(session, ticket)
 
@@ -128,38 +128,41 @@ def comment(number: Number, body: CommentIn, session: DbSession, agent: Agent) -
 def change(
     number: Number, body: TicketPatch, ctx: Ctx, session: DbSession, agent: Agent
 ) -> TicketOut:
-    """Change priority (the due date follows) and/or queue."""
-    ticket = tickets.get_ticket(session, number)
+    """Change priority (the due date follows) and/or queue (one of the routing rules' queues;
+    another is a 422 that lists them)."""
+    ticket = tickets.get_ticket(session, number, lock=True)
     tickets.change(ctx, ticket, agent, body.priority, body.queue)
     return _save(session, ticket)
 
 
 @router.post("/{number}/escalate", response_model=TicketOut, responses=ACTION)
-def escalate(number: Number, body: EscalateIn, session: DbSession, agent: Agent) -> TicketOut:
+def escalate(
+    number: Number, body: EscalateIn, ctx: Ctx, session: DbSession, agent: Agent
+) -> TicketOut:
     """Hand the ticket to tier 2 or 3 (reason required); it goes back to ``new``, unassigned."""
-    ticket = tickets.get_ticket(session, number)
-    tickets.escalate(ticket, agent, body.tier, body.reason, body.queue)
+    ticket = tickets.get_ticket(session, number, lock=True)
+    tickets.escalate(ctx, ticket, agent, body.tier, body.reason, body.queue)
     return _save(session, ticket)
 
 
 @router.post("/{number}/resolve", response_model=TicketOut, responses=ACTION)
 def resolve(number: Number, body: ResolveIn, session: DbSession, agent: Agent) -> TicketOut:
     """Resolve with a resolution note (required: the documented solution)."""
-    ticket = tickets.get_ticket(session, number)
+    ticket = tickets.get_ticket(session, number, lock=True)
     tickets.resolve(ticket, agent, body.resolution_note)
     return _save(session, ticket)
 
 
 @router.post("/{number}/close", response_model=TicketOut, responses=ACTION)
 def close(number: Number, session: DbSession, agent: Agent) -> TicketOut:
-    ticket = tickets.get_ticket(session, number)
+    ticket = tickets.get_ticket(session, number, lock=True)
     tickets.close(ticket, agent)
     return _save(session, ticket)
 
 
 @router.post("/{number}/reopen", response_model=TicketOut, responses=ACTION)
 def reopen(number: Number, body: ReasonIn, session: DbSession, agent: Agent) -> TicketOut:
-    ticket = tickets.get_ticket(session, number)
+    ticket = tickets.get_ticket(session, number, lock=True)
     tickets.reopen(ticket, agent, body.reason)
     return _save(session, ticket)
 
@@ -168,8 +171,10 @@ def reopen(number: Number, body: ReasonIn, session: DbSession, agent: Agent) -> 
 def make_kb_article(
     number: Number, body: KbDraftIn, ctx: Ctx, session: DbSession, agent: Agent
 ) -> KbDraftOut:
-    """Turn a resolved ticket into a draft KB article (``status: draft``) in the KB folder."""
-    ticket = tickets.get_ticket(session, number)
+    """Turn a resolved ticket into a draft KB article (``status: draft``) in the KB folder;
+    ``path`` is relative to that folder (``es/topic.md``). A ticket makes at most
+    ``kb_drafts.MAX_DRAFTS_PER_TICKET`` drafts (then 409)."""
+    ticket = tickets.get_ticket(session, number, lock=True)
     path = tickets.make_kb_draft(ctx, ticket, agent, body)
     session.commit()
     return KbDraftOut(path=str(path), topic=path.stem, language=Language(ticket.language))

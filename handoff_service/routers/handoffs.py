@@ -13,18 +13,20 @@ from handoff_service import tickets
 from handoff_service.dependencies import Bot, Ctx, DbSession
 from handoff_service.i18n import STATUS_TEXT
 from handoff_service.mail.links import page_url
+from handoff_service.models import Ticket
+from handoff_service.ratelimit import RESPONSES, Scope, client_address, sender_of
 from handoff_service.routers.errors import errors
 from handoff_service.schemas import (
     ConversationId,
     ErrorOut,
+    HandoffCreated,
     HandoffIn,
     PublicComment,
     SenderUpdate,
-    TicketOut,
     UpdatesSeenIn,
 )
 from handoff_service.tickets import create_from_handoff
-from handoff_service.vocabulary import Language, Status
+from handoff_service.vocabulary import Language, Role, Status
 
 router = APIRouter(prefix="/v1", tags=["handoffs"])
 
@@ -61,13 +63,24 @@ def _validation_error(exc: ValidationError | ValueError) -> RequestValidationErr
     )
 
 
+def _created(ticket: Ticket, *, created: bool) -> HandoffCreated:
+    return HandoffCreated(
+        number=ticket.number,
+        queue=ticket.queue,
+        status=Status(ticket.status),
+        due_at=ticket.due_at,
+        created=created,
+    )
+
+
 @router.post(
     "/handoffs",
-    response_model=TicketOut,
+    response_model=HandoffCreated,
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"model": TicketOut, "description": "Replay: the existing ticket."},
+        200: {"model": HandoffCreated, "description": "Replay: the existing ticket."},
         **errors(401, 403, 413, 422),
+        **RESPONSES,
     },
     openapi_extra={
         "requestBody": {
@@ -84,8 +97,13 @@ def create_handoff(
     session: DbSession,
     bot: Bot,
     response: Response,
-) -> TicketOut:
+    request: Request,
+) -> HandoffCreated:
     """Create the ticket for a conversation (201), or return the one it already has (200).
+
+    The answer is the ticket's number, queue, status and due date only: what the bot tells
+    the customer. Whoever holds the service token must not read a ticket (transcript, contact
+    data) by replaying a conversation id.
 
     ``conversation_id`` is the idempotency key: handing the same conversation over again,
     even concurrently, never creates a second ticket. A replay is answered from the
@@ -96,6 +114,10 @@ def create_handoff(
     bodies on the event loop, even for a sync endpoint: a large transcript being redacted
     there stalled every other request (health checks included). This sync endpoint runs in
     the worker thread pool.
+
+    Rate limits (429 with ``Retry-After``, which the bot's outbox retries), on new handoffs
+    only: per chat sender (``ratelimit.sender_of``), and per client address for tokens other
+    than service tokens (the bot posts for every customer from one address).
     """
     try:
         data = json.loads(body)
@@ -107,8 +129,11 @@ def create_handoff(
         if existing is not None:
             response.status_code = status.HTTP_200_OK
             ctx.metrics.handoff_replays.inc()
-            return TicketOut.model_validate(existing)
+            return _created(existing, created=False)
         session.commit()  # hold no transaction (on SQLite: the write lock) while validating
+        ctx.rate_limits.hit(Scope.HANDOFFS_PER_SENDER, sender_of(conversation_id))
+    if bot.role != Role.SERVICE.value:
+        ctx.rate_limits.hit(Scope.HANDOFFS_PER_CLIENT, client_address(request))
     try:
         handoff = HandoffIn.model_validate(data)
     except ValidationError as exc:
@@ -117,7 +142,7 @@ def create_handoff(
     if not created:
         response.status_code = status.HTTP_200_OK
         ctx.metrics.handoff_replays.inc()
-    return TicketOut.model_validate(ticket)
+    return _created(ticket, created=created)
 
 
 NO_OPEN_TICKET = "This sender has no open request."

@@ -1,8 +1,9 @@
 """Start the real Rasa server and action server as subprocesses on free ports.
 
 Used by the end-to-end tests and by scripts/bench_chat.py. Both servers run from ``bot/`` the
-way they run in production; the action server is started by ``scripts/run_all.sh
-action-server``, the very command ``make run`` uses. Each server gets its environment
+way they run in production: started by ``scripts/run_all.sh action-server`` and
+``scripts/run_all.sh rasa-server``, the very commands ``make run`` uses (loopback only, CORS for
+the site's origins; the tests add Rasa's HTTP API). Each server gets its environment
 explicitly: this process's, plus the test's overrides. Output goes to log files under
 ``log_dir``.
 
@@ -153,16 +154,15 @@ class ChatServers:
             log_path = self.log_dir / "actions.log"
             process = spawn_action_server(self.action_port, env, log_path)
             self._processes["actions"] = (process, log_path)
-        rasa_env = {**env, "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook"}
-        self._spawn(
-            "rasa",
-            [
-                *(str(RASA), "run", "--enable-api", "-m", str(self.model)),
-                *("--port", str(self.rasa_port), "-i", "127.0.0.1"),
-                *("--endpoints", self.endpoints, "--credentials", "credentials.yml"),
-            ],
-            rasa_env,
-        )
+        rasa_env = {
+            **env,
+            "ACTION_ENDPOINT_URL": f"{self.action_url}/webhook",
+            "RASA_PORT": str(self.rasa_port),
+            "RASA_MODEL": str(self.model),
+            "RASA_ENDPOINTS": self.endpoints,
+            "RASA_ENABLE_API": "true",
+        }
+        self._spawn("rasa", [str(RUN_ALL), "rasa-server"], rasa_env)
 
     def wait_until_ready(self) -> None:
         if "actions" in self._processes:

@@ -4,10 +4,14 @@ spoken to through the REST channel in English and Spanish, with the project's kn
 
 from __future__ import annotations
 
+import re
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from knowledge.articles import Article, article_url, load_articles
@@ -149,3 +153,62 @@ def test_no_offers_the_next_best_article_then_hands_over(
         "I'll connect you with a person from our support team. First I need a few details.",
         "What's your name?",
     ]
+
+
+# ---- exposure: what `make run` opens, and to whom (scripts/run_all.sh) --------------------------
+
+
+def machine_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (``ip -4 addr``)."""
+    listing = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "scope", "global"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", listing)
+
+
+def refuses(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=5):
+            return False
+    except OSError:
+        return True
+
+
+def test_rasa_and_the_action_server_listen_on_loopback_only(servers: ChatServers) -> None:
+    addresses = machine_addresses()
+    if not addresses:
+        pytest.skip("this machine has no non-loopback IPv4 address to try")
+    rasa_port = int(servers.rasa_url.rsplit(":", 1)[1])
+    action_port = int(servers.action_url.rsplit(":", 1)[1])
+    assert not refuses("127.0.0.1", rasa_port) and not refuses("127.0.0.1", action_port)
+    for address in addresses:
+        assert refuses(address, rasa_port), f"Rasa answers on {address}"
+        assert refuses(address, action_port), f"the action server answers on {address}"
+
+
+def test_the_chat_accepts_cross_origin_calls_from_the_site_only(servers: ChatServers) -> None:
+    def preflight(origin: str) -> httpx.Response:
+        return httpx.options(
+            servers.webhook,
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+            timeout=30,
+        )
+
+    site = preflight("http://localhost:8080")  # the default site (NIVEL0_SITE_ORIGINS)
+    assert site.headers.get("access-control-allow-origin") == "http://localhost:8080"
+    other = preflight("https://evil.example")
+    assert other.headers.get("access-control-allow-origin") in (None, ""), other.headers
+
+
+def test_only_the_rest_channel_is_open(servers: ChatServers) -> None:
+    base = servers.rasa_url
+    assert httpx.get(f"{base}/webhooks/rest/", timeout=30).status_code == 200
+    assert (
+        httpx.get(
+            f"{base}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=30
+        ).status_code
+        == 404
+    )

@@ -29,6 +29,7 @@ from handoff_service.models import (
     Ticket,
     TicketEvent,
 )
+from handoff_service.ratelimit import Scope
 from handoff_service.settings import Settings
 from handoff_service.vocabulary import Role
 
@@ -91,6 +92,8 @@ def settings(db_url: str, triage_model_path: Path, kb_dir: Path) -> Settings:
         # no background sender, no listener: tests that need them start their own
         email_worker=False,
         inbound_smtp_port=None,
+        # one app serves the whole session from one address: test_rate_limits.py turns them on
+        **{f"rate_limit_{scope.value}": None for scope in Scope},
     )
 
 
@@ -182,10 +185,15 @@ def handoff_payload(conversation_id: str | None = None, **overrides: object) -> 
 @pytest.fixture
 def make_ticket(client: TestClient, tokens: dict[str, dict[str, str]]):  # type: ignore[no-untyped-def]
     def make(**overrides: object) -> dict[str, object]:
+        """Hand a conversation over; the whole ticket, as an agent reads it (the bot's answer
+        carries only number, queue, status and due date)."""
         response = client.post(
             "/v1/handoffs", json=handoff_payload(**overrides), headers=tokens["bot"]
         )
         assert response.status_code == 201, response.text
-        return response.json()
+        number = response.json()["number"]
+        ticket = client.get(f"/v1/tickets/{number}", headers=tokens["agent"])
+        assert ticket.status_code == 200, ticket.text
+        return ticket.json()
 
     return make

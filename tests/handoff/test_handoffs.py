@@ -20,7 +20,8 @@ def test_handoff_creates_a_triaged_ticket_with_the_context(client: TestClient, t
     response = client.post("/v1/handoffs", json=payload, headers=tokens["bot"])
 
     assert response.status_code == 201, response.text
-    ticket = response.json()
+    number = response.json()["number"]
+    ticket = client.get(f"/v1/tickets/{number}", headers=tokens["agent"]).json()
     assert re.fullmatch(r"T-\d{4}-\d{6}", ticket["number"])
     assert ticket["conversation_id"] == payload["conversation_id"]
     assert ticket["status"] == "new" and ticket["tier"] == 1
@@ -58,7 +59,8 @@ def test_handoff_creates_a_triaged_ticket_with_the_context(client: TestClient, t
 
 def test_bot_summary_is_kept_when_given(client: TestClient, tokens) -> None:
     payload = handoff_payload(summary="Paquete marcado entregado, no recibido; VT-88123")
-    ticket = client.post("/v1/handoffs", json=payload, headers=tokens["bot"]).json()
+    number = client.post("/v1/handoffs", json=payload, headers=tokens["bot"]).json()["number"]
+    ticket = client.get(f"/v1/tickets/{number}", headers=tokens["agent"]).json()
     assert ticket["summary"] == "Paquete marcado entregado, no recibido; VT-88123"
 
 

@@ -132,12 +132,12 @@ def test_escalation_needs_a_reason_and_a_higher_tier(
     )
     r = client.post(
         f"{url}/escalate",
-        json={"tier": 2, "reason": "Necesita técnico de campo", "queue": "field-technicians"},
+        json={"tier": 2, "reason": "Necesita técnico de campo", "queue": "technical"},
         headers=agent,
     )
     escalated = r.json()
     assert escalated["tier"] == 2 and escalated["status"] == "new"
-    assert escalated["assignee"] is None and escalated["queue"] == "field-technicians"
+    assert escalated["assignee"] is None and escalated["queue"] == "technical"
     r = client.post(f"{url}/escalate", json={"tier": 2, "reason": "otra vez"}, headers=agent)
     assert r.status_code == 409 and "already at tier 2" in r.json()["detail"]
     assert (
@@ -157,10 +157,12 @@ def test_change_priority_and_queue(client: TestClient, tokens, make_ticket) -> N
     ticket = make_ticket()
     url = f"/v1/tickets/{ticket['number']}"
     new_priority = "urgent" if ticket["priority"] != "urgent" else "low"
-    r = client.patch(url, json={"priority": new_priority, "queue": "vip"}, headers=tokens["agent"])
+    new_queue = "billing" if ticket["queue"] != "billing" else "general"  # configured queues
+    body = {"priority": new_priority, "queue": new_queue}
+    r = client.patch(url, json=body, headers=tokens["agent"])
     assert r.status_code == 200
     changed = r.json()
-    assert changed["priority"] == new_priority and changed["queue"] == "vip"
+    assert changed["priority"] == new_priority and changed["queue"] == new_queue
     if new_priority == "urgent":
         assert changed["due_at"] <= ticket["due_at"]
     assert client.patch(url, json={}, headers=tokens["agent"]).status_code == 422

@@ -344,25 +344,19 @@ def test_open_widget_with_a_conversation_passes_axe(page, site: LiveServer, lang
 # ---- with the real Rasa server ----------------------------------------------------------------
 
 
-class CorsChatServers(ChatServers):
-    """ChatServers whose Rasa server accepts the widget's cross-origin requests."""
-
-    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        if name == "rasa":
-            command = [*command, "--cors", "*"]
-        super()._spawn(name, command, env)
-
-
 @pytest.mark.e2e
 def test_conversation_with_the_real_bot(browser, real_knowledge, tmp_path_factory):
     model = latest_model()
     if model is None:
         pytest.skip("no trained Rasa model in bot/models")
     web_port = free_port()
-    servers = CorsChatServers(
+    servers = ChatServers(  # Rasa accepts the widget's cross-origin calls from this site only
         log_dir=tmp_path_factory.mktemp("servers"),
         model=model,
-        env={"NIVEL0_HELP_CENTER_URL": f"http://127.0.0.1:{web_port}/help"},
+        env={
+            "NIVEL0_HELP_CENTER_URL": f"http://127.0.0.1:{web_port}/help",
+            "NIVEL0_SITE_ORIGINS": f"http://127.0.0.1:{web_port}",
+        },
     )
     with servers, LiveServer(servers.rasa_url, real_knowledge, web_port) as site:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
