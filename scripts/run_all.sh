@@ -67,6 +67,15 @@ if [ ! -s "$SECRETS/admin-token" ]; then
         > "$SECRETS/admin-token")
 fi
 export HANDOFF_SERVICE_TOKEN
+# The secret Rasa sends with every action call; the action server refuses calls without it.
+if [ -z "${NIVEL0_ACTION_SECRET:-}" ]; then
+    if [ ! -s "$SECRETS/action-secret" ]; then
+        (umask 077; "$ROOT/.venv/bin/python" -c "import secrets; print(secrets.token_urlsafe(32))" \
+            > "$SECRETS/action-secret")
+    fi
+    NIVEL0_ACTION_SECRET="$(cat "$SECRETS/action-secret")"
+fi
+export NIVEL0_ACTION_SECRET
 echo "agent console   -> http://localhost:${HANDOFF_PORT}/console  (admin token: var/secrets/admin-token)"
 
 trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM

@@ -80,6 +80,12 @@ def _start_main() -> None:
     except (ValidationError, FileNotFoundError) as exc:
         logger.error("action server not started: %s", exc)
         raise SystemExit(1) from exc
+    if configured.action_secret is None or not configured.action_secret.get_secret_value():
+        logger.error(
+            "action server not started: NIVEL0_ACTION_SECRET is not set (the secret Rasa sends "
+            "with every action call; `make run` creates one in var/secrets/)"
+        )
+        raise SystemExit(1)
     logger.info("serving embedding model %s from %s", model_identity(model_path), model_path)
     if configured.outbox_worker:
         from actions import outbox
@@ -90,10 +96,13 @@ def _start_main() -> None:
 
 @pluggy.HookimplMarker("rasa_sdk")
 def attach_sanic_app_extensions(app: Sanic) -> None:
-    """rasa_sdk's plugin hook: the worker's ``/health`` waits for the knowledge base."""
-    from actions import kb
+    """rasa_sdk's plugin hook: the worker's ``/health`` waits for the knowledge base, and its
+    ``/webhook`` answers only calls carrying the shared secret."""
+    from actions import kb, security, settings
 
     kb.attach_readiness(app)
+    secret = settings.get_settings().action_secret  # the main process refuses to start without
+    security.attach_secret_check(app, secret.get_secret_value() if secret else None)
 
 
 def _start_server() -> None:

@@ -66,6 +66,13 @@ class ActionSettings(BaseSettings):
         "(`python -m handoff_service.cli create-token rasa-bot --role service`); none: every "
         "handoff waits in the outbox.",
     )
+    action_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias="NIVEL0_ACTION_SECRET",
+        description="Shared secret Rasa sends with every action call (`Authorization: Bearer`, "
+        "bot/endpoints.yml); the action server refuses /webhook calls without it and does not "
+        "start without one (`make run` creates it in var/secrets/).",
+    )
     handoff_timeout_seconds: float = Field(
         default=3.0,
         gt=0,

@@ -14,6 +14,7 @@ Several Rasa replicas can share one action server: give the others ``external_ac
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import tempfile
 import time
@@ -49,11 +50,17 @@ def latest_model() -> Path | None:
     return models[-1] if models else None
 
 
+#: The shared secret between the test's Rasa and action servers (``make run`` keeps its own in
+#: var/secrets/), unless the environment names one.
+ACTION_SECRET = os.environ.get("NIVEL0_ACTION_SECRET") or secrets.token_urlsafe(32)
+
+
 def server_env(overrides: dict[str, str]) -> dict[str, str]:
     """The environment of a server process: this process's (as `make run` inherits the shell's),
-    unbuffered output for the log, then ``overrides``."""
+    unbuffered output for the log, the Rasa/action-server secret, then ``overrides``."""
     return {
         **os.environ,
+        "NIVEL0_ACTION_SECRET": ACTION_SECRET,
         "RASA_TELEMETRY_ENABLED": "false",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

@@ -12,11 +12,18 @@ import re
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from knowledge.embedding import model_identity
 from knowledge.settings import PROJECT_ROOT, KnowledgeSettings
-from tests.bot.servers import server_env, spawn_action_server, tail, wait_until_ready
+from tests.bot.servers import (
+    ACTION_SECRET,
+    server_env,
+    spawn_action_server,
+    tail,
+    wait_until_ready,
+)
 from tests.support import free_port
 
 EVAL_REPORT = PROJECT_ROOT / "var" / "reports" / "eval.json"  # what `make eval` writes
@@ -46,6 +53,13 @@ def test_action_server_serves_the_evaluated_model(tmp_path: Path) -> None:
         wait_until_ready(process, log, health, timeout=300)
         # Read at the moment /health first answered 200, before anything else ran.
         log_when_ready = log.read_text(errors="replace")
+        # Only Rasa, which knows the shared secret, may call the actions.
+        webhook = f"http://127.0.0.1:{port}/webhook"
+        call = {"next_action": "action_session_start", "tracker": {"sender_id": "x"}}
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": ACTION_SECRET}):
+            assert httpx.post(webhook, json=call, headers=headers, timeout=30).status_code == 401
+        granted = {"Authorization": f"Bearer {ACTION_SECRET}"}
+        assert httpx.post(webhook, json=call, headers=granted, timeout=30).status_code != 401
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -71,8 +85,9 @@ def test_action_server_serves_the_evaluated_model(tmp_path: Path) -> None:
             "NIVEL0_EMBEDDING_MODEL: no sentence-transformers model in /nonexistent",
         ),
         ("NIVEL0_MAX_ARTICLES_PER_QUESTION", "0", "max_articles_per_question"),
+        ("NIVEL0_ACTION_SECRET", "", "NIVEL0_ACTION_SECRET is not set"),
     ],
-    ids=["missing-model", "invalid-setting"],
+    ids=["missing-model", "invalid-setting", "no-shared-secret"],
 )
 def test_bad_configuration_stops_the_action_server_at_start_up(
     tmp_path: Path, variable: str, value: str, reason: str

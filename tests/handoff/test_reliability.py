@@ -32,12 +32,11 @@ from handoff_service.migrate import alembic_config
 from handoff_service.models import Ticket
 from handoff_service.vocabulary import Role
 from tests.handoff.conftest import PG_DSN, handoff_payload
+from tests.handoff.test_console import bearer, csrf_of, flashes, login
 from tests.support import HandoffServiceProcess, wait_until
 from tests.support.postgres_instance import PostgresInstance
 
 ROOT = Path(__file__).resolve().parents[2]
-
-Request = tuple[str, dict[str, str], dict[str, object] | None]  # path, headers, JSON body
 
 
 @contextmanager
@@ -66,16 +65,13 @@ def ticket_row_held(app: FastAPI, number: str) -> Iterator[Callable[[int], bool]
         holder.rollback()
 
 
-def race(app: FastAPI, number: str, requests: list[Request]) -> list[int]:
-    """Send ``requests`` at once while the ticket's row is held; their status codes."""
+def race(app: FastAPI, number: str, requests: list[Callable[[], int]]) -> list[int]:
+    """Send ``requests`` (each returns its status code) at once while the ticket's row is
+    held; their status codes, in order."""
     statuses: dict[int, int] = {}
 
-    def send(index: int, request: Request) -> None:
-        path, headers, body = request
-        response = TestClient(app, raise_server_exceptions=False).post(
-            path, json=body, headers=headers
-        )
-        statuses[index] = response.status_code
+    def send(index: int, request: Callable[[], int]) -> None:
+        statuses[index] = request()
 
     with ticket_row_held(app, number) as waiting:
         threads = [
@@ -88,6 +84,16 @@ def race(app: FastAPI, number: str, requests: list[Request]) -> list[int]:
         thread.join(timeout=120)
     assert len(statuses) == len(requests), "a request did not finish"
     return [statuses[i] for i in range(len(requests))]
+
+
+def api_post(
+    app: FastAPI, path: str, headers: dict[str, str], body: dict[str, object] | None = None
+) -> Callable[[], int]:
+    def send() -> int:
+        client = TestClient(app, raise_server_exceptions=False)
+        return client.post(path, json=body, headers=headers).status_code
+
+    return send
 
 
 def agent_headers(app: FastAPI, count: int) -> list[dict[str, str]]:
@@ -111,7 +117,7 @@ def test_concurrent_claims_one_wins_the_others_get_409(
 ) -> None:  # type: ignore[no-untyped-def]
     number = str(make_ticket()["number"])
     agents = agent_headers(app, 4)
-    statuses = race(app, number, [(f"/v1/tickets/{number}/claim", h, None) for h in agents])
+    statuses = race(app, number, [api_post(app, f"/v1/tickets/{number}/claim", h) for h in agents])
     assert sorted(statuses) == [200, 409, 409, 409]
     ticket = client.get(f"/v1/tickets/{number}", headers=tokens["admin"]).json()
     assert ticket["status"] == "assigned"
@@ -130,8 +136,8 @@ def test_concurrent_resolve_and_escalate_one_wins(
         app,
         number,
         [
-            (f"/v1/tickets/{number}/resolve", agent, resolve),
-            (f"/v1/tickets/{number}/escalate", tokens["agent2"], escalate),
+            api_post(app, f"/v1/tickets/{number}/resolve", agent, resolve),
+            api_post(app, f"/v1/tickets/{number}/escalate", tokens["agent2"], escalate),
         ],
     )
     assert sorted(statuses) == [200, 409]
@@ -139,6 +145,29 @@ def test_concurrent_resolve_and_escalate_one_wins(
     assert kinds["resolve"] + kinds["escalate"] == 1
     ticket = client.get(f"/v1/tickets/{number}", headers=tokens["admin"]).json()
     assert ticket["status"] == ("resolved" if statuses[0] == 200 else "new")
+
+
+def test_concurrent_console_claims_one_wins_the_other_sees_the_409_message(
+    app: FastAPI, client: TestClient, tokens: dict[str, dict[str, str]], make_ticket
+) -> None:  # type: ignore[no-untyped-def]
+    number = str(make_ticket()["number"])
+    page = f"/console/tickets/{number}"
+    browsers, forms = [], []
+    for name in ("agent", "agent2"):
+        browser = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+        assert login(browser, bearer(tokens[name])).status_code == 303
+        browsers.append(browser)
+        forms.append({"csrf_token": csrf_of(browser, page)})
+
+    def claim(browser: TestClient, form: dict[str, str]) -> Callable[[], int]:
+        return lambda: browser.post(f"{page}/claim", data=form, follow_redirects=False).status_code
+
+    statuses = race(app, number, [claim(b, f) for b, f in zip(browsers, forms, strict=True)])
+    assert statuses == [303, 303]  # the console answers with the ticket page and a message
+    messages = sorted(m for b in browsers for m in flashes(b.get(page).text))
+    assert len(messages) == 2
+    assert messages[0] == "cannot claim a ticket that is assigned; allowed from: new"
+    assert event_kinds(client, number, tokens["admin"])["claim"] == 1
 
 
 # --- replicas migrating at once --------------------------------------------------------------
