@@ -76,6 +76,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "widget_offline": "Can't reach the assistant right now. Please try again.",
         "widget_retry": "Not sent. Try again",
         "widget_no_reply": "The assistant did not answer. Please try again.",
+        "widget_too_long": "That message is too long for the chat: please sum it up in a few "
+        "sentences.",
         "widget_restart": "New conversation",
     },
     "es": {
@@ -148,6 +150,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "widget_offline": "No podemos contactar con el asistente. Inténtalo de nuevo.",
         "widget_retry": "No enviado. Reintentar",
         "widget_no_reply": "El asistente no ha respondido. Inténtalo de nuevo.",
+        "widget_too_long": "Ese mensaje es demasiado largo para el chat: resúmelo en unas pocas "
+        "frases, por favor.",
         "widget_restart": "Nueva conversación",
     },
 }

@@ -6,7 +6,8 @@
 # end-to-end tests start them so).
 # Every process listens on NIVEL0_BIND only (default 127.0.0.1: put a reverse proxy in front to
 # serve others), and Rasa's REST channel accepts cross-origin calls from the site's origins only
-# (NIVEL0_SITE_ORIGINS, space-separated; default the local website on HELP_CENTER_PORT).
+# (NIVEL0_SITE_ORIGINS, space-separated; default the local website on HELP_CENTER_PORT); a chat
+# request over NIVEL0_MAX_CHAT_BYTES (default 16384) is refused with 413 before NLU.
 # One line "nivel0 ready: chat at ..." says when the first customer's reply will be fast: the
 # action server has its knowledge base loaded and Rasa has answered a warm-up message
 # (NIVEL0_READY_TIMEOUT seconds at most, default 900: a first index build takes minutes).
@@ -40,10 +41,12 @@ rasa_server() {
     cd "$ROOT/bot"
     local origins
     read -ra origins <<< "$NIVEL0_SITE_ORIGINS"
-    exec "$ROOT/.venv-rasa/bin/rasa" run -m "${RASA_MODEL:-models/nivel0.tar.gz}" \
-        -i "$NIVEL0_BIND" --port "$RASA_PORT" --cors "${origins[@]}" \
-        --endpoints "${RASA_ENDPOINTS:-endpoints.yml}" --credentials credentials.yml \
-        ${RASA_ENABLE_API:+--enable-api}
+    # Sanic (Rasa's web server) refuses larger request bodies with 413 before NLU sees them.
+    SANIC_REQUEST_MAX_SIZE="${NIVEL0_MAX_CHAT_BYTES:-16384}" \
+        exec "$ROOT/.venv-rasa/bin/rasa" run -m "${RASA_MODEL:-models/nivel0.tar.gz}" \
+            -i "$NIVEL0_BIND" --port "$RASA_PORT" --cors "${origins[@]}" \
+            --endpoints "${RASA_ENDPOINTS:-endpoints.yml}" --credentials credentials.yml \
+            ${RASA_ENABLE_API:+--enable-api}
 }
 case "${1:-}" in
     action-server) action_server ;;

@@ -270,6 +270,12 @@
         signal: controller.signal,
       })
       .then((response) => {
+        if (response.status === 413) {
+          // over the chat's size limit (NIVEL0_MAX_CHAT_BYTES): refused before NLU
+          const error = new Error("message too long");
+          error.name = "TooLong";
+          throw error;
+        }
         if (!response.ok) throw new Error("Rasa answered HTTP " + response.status);
         return response.json();
       })
@@ -288,7 +294,8 @@
       })
       .catch((err) => {
         message.failed = true;
-        showNotice(err && err.name === "AbortError" ? "no_reply" : "offline");
+        const notice = { AbortError: "no_reply", TooLong: "too_long" }[err && err.name];
+        showNotice(notice || "offline");
       })
       .finally(() => {
         saveState();

@@ -212,3 +212,11 @@ def test_only_the_rest_channel_is_open(servers: ChatServers) -> None:
         ).status_code
         == 404
     )
+
+
+def test_an_oversized_chat_message_is_refused_before_nlu(servers: ChatServers) -> None:
+    big = {"sender": f"e2e-{uuid.uuid4().hex[:8]}", "message": "mi pedido " * 10_000}  # 100 KB
+    assert httpx.post(servers.webhook, json=big, timeout=60).status_code == 413
+    # a long but ordinary message still gets an answer
+    chat = Chat(servers)
+    assert texts(chat.say("my order has not arrived " * 40))
