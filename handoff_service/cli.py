@@ -30,10 +30,13 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from handoff_service import auth, sla
 from handoff_service.db import make_engine, make_session_factory
@@ -140,23 +143,33 @@ def _token_line(row: ApiToken, now: dt.datetime) -> str:
     )
 
 
-def _tokens(settings: Settings, revoke_id: int | None = None) -> str:
-    """The token list (UTC times), or with ``revoke_id`` that token revoked."""
+@contextmanager
+def _database(settings: Settings) -> Iterator[Session]:
+    """A session on the migrated database, its engine disposed afterwards."""
     upgrade(settings.sqlalchemy_url)
     engine = make_engine(settings.sqlalchemy_url)
     try:
         with make_session_factory(engine)() as session:
-            if revoke_id is None:
-                now = utcnow()
-                return "\n".join(_token_line(row, now) for row in auth.list_tokens(session))
-            row = session.get(ApiToken, revoke_id)
-            if row is None:
-                raise SystemExit(f"error: no token {revoke_id}")
-            auth.revoke(session, row)
-            session.commit()
-            return f"token {row.id} ({row.prefix}… of {row.account.name}) revoked"
+            yield session
     finally:
         engine.dispose()
+
+
+def _list_tokens(settings: Settings) -> str:
+    """Every token, one line each (UTC times)."""
+    with _database(settings) as session:
+        now = utcnow()
+        return "\n".join(_token_line(row, now) for row in auth.list_tokens(session))
+
+
+def _revoke_token(settings: Settings, token_id: int) -> str:
+    with _database(settings) as session:
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise SystemExit(f"error: no token {token_id}")
+        auth.revoke(session, row)
+        session.commit()
+        return f"token {row.id} ({row.prefix}… of {row.account.name}) revoked"
 
 
 def _days(value: str) -> int:
@@ -270,9 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     elif args.command == "list-tokens":
-        print(_tokens(settings))
+        print(_list_tokens(settings))
     elif args.command == "revoke-token":
-        print(_tokens(settings, revoke_id=args.id))
+        print(_revoke_token(settings, args.id))
     elif args.command == "set-agent":
         print(_set_agent(settings, args.name, _contact(args)))
     elif args.command == "train-triage":
