@@ -329,4 +329,3 @@ def test_the_cli_creates_expiring_tokens_lists_and_revokes_them(
         cli.main(["create-token", "dora", "--expires-days", "0"])
     with pytest.raises(SystemExit, match="no token"):
         cli.main(["revoke-token", "999999"])
-
