@@ -20,7 +20,13 @@ import httpx
 import pytest
 
 from tests.bot.helpers import DOMAIN, Conversation
-from tests.bot.servers import ROOT, server_env, spawn_action_server, wait_until_ready
+from tests.bot.servers import (
+    ACTION_SECRET,
+    ROOT,
+    server_env,
+    spawn_action_server,
+    wait_until_ready,
+)
 from tests.support.handoff_service import HandoffServiceProcess
 from tests.support.network import free_port
 from tests.support.polling import WAIT_SECONDS, wait_until
@@ -86,7 +92,12 @@ def say_no_to_an_article(action_server: str, sender: str) -> list[dict[str, Any]
         "domain": DOMAIN,
         "version": "3.6.21",
     }
-    response = httpx.post(f"{action_server}/webhook", json=body, timeout=120)
+    response = httpx.post(
+        f"{action_server}/webhook",
+        json=body,
+        headers={"Authorization": f"Bearer {ACTION_SECRET}"},  # as Rasa calls it
+        timeout=120,
+    )
     response.raise_for_status()
     return response.json()["events"]
 
