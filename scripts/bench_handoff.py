@@ -73,11 +73,12 @@ def service_env(database_url: str) -> dict[str, str]:
     }
 
 
-def bot_token(env: dict[str, str]) -> str:
+def bot_token(env: dict[str, str], root: Path = ROOT) -> str:
+    """A new service token, made by the CLI of the service found in ``root``."""
     out = subprocess.run(
         [PYTHON, "-m", "handoff_service.cli", "create-token", "bench-bot", "--role", "service"],
         env=env,
-        cwd=ROOT,
+        cwd=root,
         check=True,
         capture_output=True,
         text=True,
@@ -86,7 +87,8 @@ def bot_token(env: dict[str, str]) -> str:
 
 
 @contextmanager
-def running_service(env: dict[str, str], workers: int) -> Iterator[str]:
+def running_service(env: dict[str, str], workers: int, root: Path = ROOT) -> Iterator[str]:
+    """uvicorn serving the service found in ``root`` until the block ends; yields its URL."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -106,7 +108,7 @@ def running_service(env: dict[str, str], workers: int) -> Iterator[str]:
             "--no-access-log",
         ],
         env=env,
-        cwd=ROOT,
+        cwd=root,
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"

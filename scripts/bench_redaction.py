@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from handoff_service import redaction  # noqa: E402
-from scripts.bench_handoff import free_port  # noqa: E402
+from scripts import bench_handoff  # noqa: E402
+from scripts.bench_handoff import bot_token  # noqa: E402
 from scripts.benchlib import latency_summary  # noqa: E402
 
 PYTHON = sys.executable
@@ -95,53 +96,14 @@ def service_env(database_url: str, root: Path) -> dict[str, str]:
     }
 
 
-def bot_token(env: dict[str, str], root: Path) -> str:
-    out = subprocess.run(
-        [PYTHON, "-m", "handoff_service.cli", "create-token", "bench-bot", "--role", "service"],
-        env=env,
-        cwd=root,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
-
-
 @contextmanager
 def running_service(root: Path) -> Iterator[tuple[str, str]]:
     """uvicorn serving the service found in ``root``, on a fresh SQLite database: (url, token)."""
     with tempfile.TemporaryDirectory(prefix="bench_redaction_db_") as tmp:
         env = service_env(f"sqlite:///{tmp}/handoff.db", root)
         token = bot_token(env, root)
-        port = free_port()
-        command = [PYTHON, "-m", "uvicorn", "--factory", "handoff_service.main:create_app"]
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            env=env,
-            cwd=root,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError("the service exited during startup")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the service did not become healthy within 120 s")
-                time.sleep(0.3)
+        with bench_handoff.running_service(env, workers=1, root=root) as base:
             yield base, token
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def health_during_handoff(root: Path, texts: list[str]) -> dict[str, object]:
