@@ -176,7 +176,11 @@ def resume_clock(ticket: Ticket, clock: Clock, now: dt.datetime) -> dict[str, An
     paused_at = ticket.sla_paused_at
     if paused_at is None:
         return {}
-    paused = clock.levels.business_time(paused_at, now, ticket.queue, clock.timezone)
+    # Whole seconds, the unit the event records, so the due date moves by exactly what the
+    # history says: a pause of a few milliseconds must not push a due date that falls at
+    # closing time to the next business morning.
+    business = clock.levels.business_time(paused_at, now, ticket.queue, clock.timezone)
+    paused = dt.timedelta(seconds=int(business.total_seconds()))
     before = ticket.due_at
     ticket.due_at = clock.levels.add_business_time(before, paused, ticket.queue, clock.timezone)
     ticket.sla_paused_at = None

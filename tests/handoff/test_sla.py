@@ -170,6 +170,30 @@ def test_a_pause_over_a_weekend_and_a_holiday_counts_business_hours_only(
         assert ticket.due_soon_notified_at is None and ticket.overdue_notified_at is None
 
 
+def test_a_pause_shorter_than_a_second_leaves_a_closing_time_due_date_alone(
+    make_ticket, session_factory, app: FastAPI
+) -> None:
+    number = make_ticket()["number"]
+    due = _local(2026, 12, 7, 18)  # Mon 7 Dec, closing time; Tue 8 Dec is a holiday
+    paused_at = _local(2026, 12, 3, 10)
+    _set(
+        session_factory,
+        number,
+        queue="general",
+        request_type=RequestType.PETICION.value,
+        status=Status.WAITING_ON_CUSTOMER.value,
+        due_at=due,
+        sla_paused_at=paused_at,
+    )
+    clock = sla.Clock.of(app.state.ctx)
+    with session_factory() as session:
+        ticket = _ticket(session, number)
+        data = sla.resume_clock(ticket, clock, paused_at + dt.timedelta(milliseconds=400))
+        assert data[sla.PAUSED_SECONDS] == 0
+        assert ticket.due_at == due
+        assert dt.datetime.fromisoformat(data["due_at_after"]) == due
+
+
 def test_a_resume_that_stays_due_soon_keeps_the_due_soon_notice(
     make_ticket, session_factory, app: FastAPI
 ) -> None:
