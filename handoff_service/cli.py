@@ -20,12 +20,18 @@ receive-email [RECIPIENT ...]   record one e-mail (RFC 5322, on stdin) replying 
                                 Delivered-To / X-Original-To / To / Cc headers. Exit codes
                                 (sysexits): 0 recorded, 65 unreadable or too big,
                                 67 no such recipient, 75 database unavailable (retry later)
+purge                           delete what is past its retention period (HANDOFF_RETENTION_*)
+                                now; prints the counts (the worker does it hourly)
+privacy-export --email E        everything stored about the customer with e-mail E, as JSON
+privacy-erase --email E         delete all of it; prints the counts (both are logged, the
+                                e-mail only as a keyed hash)
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import json
 import signal
 import sys
@@ -38,7 +44,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handoff_service import auth, sla
+from handoff_service import auth, privacy, sla
+from handoff_service.context import AppContext
 from handoff_service.db import make_engine, make_session_factory
 from handoff_service.logs import configure_logging
 from handoff_service.mail.sender import run_jobs, run_loop
@@ -225,6 +232,37 @@ def _send_email(settings: Settings, once: bool) -> None:
         ctx.engine.dispose()
 
 
+def _cli_actor() -> str:
+    """Who ran a privacy command, for the request log."""
+    return f"cli:{getpass.getuser()}"[:100]
+
+
+def _privacy(settings: Settings, command: str, email: str) -> str:
+    """``purge`` / ``privacy-export`` / ``privacy-erase``: the JSON they print. In the
+    service's context: the export shows each ticket's due state (sla.bind)."""
+    from handoff_service.main import build_context
+
+    ctx = build_context(settings)
+    try:
+        result = _privacy_request(ctx, command, email)
+    finally:
+        ctx.engine.dispose()
+    return json.dumps(result, ensure_ascii=False, indent=2 if command == "privacy-export" else None)
+
+
+def _privacy_request(ctx: AppContext, command: str, email: str) -> object:
+    settings = ctx.settings
+    with ctx.sessions() as session:
+        if command == "purge":
+            result: object = privacy.purge(settings, session, utcnow())
+        elif command == "privacy-export":
+            result = privacy.export(settings, session, email, _cli_actor()).model_dump(mode="json")
+        else:
+            result = privacy.erase(settings, session, email, _cli_actor())
+        session.commit()
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m handoff_service.cli",
@@ -262,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     send_email.add_argument("--once", action="store_true", help="one pass, then exit")
     receive = commands.add_parser("receive-email", help="record one reply e-mail from stdin")
     receive.add_argument("recipients", nargs="*", help="envelope recipients (e.g. ${recipient})")
+    commands.add_parser("purge", help="delete what is past its retention period")
+    for name, what in (("privacy-export", "print"), ("privacy-erase", "delete")):
+        request = commands.add_parser(name, help=f"{what} everything about one customer")
+        request.add_argument("--email", required=True, help="the customer's e-mail address")
     args = parser.parse_args(argv)
     settings = Settings()
 
@@ -304,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         _send_email(settings, once=args.once)
     elif args.command == "receive-email":
         return _receive_email(settings, args.recipients)
+    elif args.command in ("purge", "privacy-export", "privacy-erase"):
+        print(_privacy(settings, args.command, getattr(args, "email", "")))
     return 0
 
 

@@ -37,6 +37,7 @@ from handoff_service.routers import (
     customers,
     handoffs,
     health,
+    privacy,
     unanswered,
 )
 from handoff_service.routers.errors import errors
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agents.router,
         customers.router,
         admin.router,
+        privacy.router,
         health.router,
     ):
         app.include_router(router)

@@ -290,3 +290,20 @@ class SatisfactionRating(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="ratings")
+
+
+class PrivacyRequest(Base):
+    """One data-subject request (export or erasure) as it was carried out: who, when, what it
+    found. The customer's e-mail is never stored: ``email_hash`` is HMAC-SHA256 (key:
+    ``privacy_hash_key``) of ``email_salt`` and the case-folded address (privacy.email_digest),
+    so a later request for the same address can be matched to it, by whoever has the key."""
+
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    email_salt: Mapped[str] = mapped_column(String(32))
+    email_hash: Mapped[str] = mapped_column(String(64))
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

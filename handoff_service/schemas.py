@@ -493,5 +493,89 @@ class TokenInfo(BaseModel):
     usable: bool = Field(description="Neither revoked nor expired: it authenticates now.")
 
 
+# --- personal data (privacy.py) -------------------------------------------------------------
+
+
+class PrivacyEmailIn(Strict):
+    """The customer whose data is erased: every ticket with this e-mail (any letter case)."""
+
+    email: Email
+
+
+class ExportedEvent(EventOut):
+    """A ticket history entry; comments (``data.visibility``: internal or customer) and the
+    customer's replies (``customer_reply``) are events too."""
+
+
+class ExportedRating(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    rating: int
+    comment: str | None
+    created_at: dt.datetime
+
+
+class ExportedInboundEmail(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    message_id: str
+    from_address: str
+    subject: str
+    body: str
+    status: str
+    note: str | None
+    received_at: dt.datetime
+
+
+class ExportedOutboxEmail(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    to_address: str
+    language: str
+    status: str
+    subject: str | None
+    text_body: str | None = Field(description="Null once past HANDOFF_RETENTION_EMAIL_BODY_DAYS.")
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+class ExportedTicket(TicketOut):
+    events: list[ExportedEvent]
+    ratings: list[ExportedRating]
+    inbound_emails: list[ExportedInboundEmail]
+    emails: list[ExportedOutboxEmail] = Field(description="The e-mail outbox rows.")
+
+
+class TrackerEvent(BaseModel):
+    """One event of the bot's conversation, as Rasa's tracker store holds it."""
+
+    sender_id: str
+    type_name: str
+    timestamp: float | None = Field(description="Unix time.")
+    data: dict[str, Any] | str | None = Field(description="Rasa's event, parsed from JSON.")
+
+
+class PrivacyExport(BaseModel):
+    """Everything stored about the customer with ``email``."""
+
+    email: str
+    generated_at: dt.datetime
+    tickets: list[ExportedTicket]
+    unanswered_questions: list[UnansweredOut] = Field(
+        description="Questions the bot could not answer in the chats of those tickets."
+    )
+    conversation_events: list[TrackerEvent] | None = Field(
+        description="The chats' events in Rasa's tracker store; null: HANDOFF_TRACKER_STORE_URL "
+        "is not set, so the service cannot read them."
+    )
+
+
+class PrivacyErased(BaseModel):
+    """What an erasure deleted, by kind."""
+
+    counts: dict[str, int]
+
+
 class ErrorOut(BaseModel):
     detail: str | list[dict[str, object]]

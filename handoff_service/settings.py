@@ -52,6 +52,15 @@ def _rate_limit(value: str) -> str:
 
 
 RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+
+
+def _retention(value: int | None) -> int | None:
+    """A retention period in days; 0 and ``off`` (None) both mean "keep forever"."""
+    return value or None
+
+
+#: Days something is kept; None: forever.
+RetentionDays = Annotated[int | None, Field(ge=0), AfterValidator(_retention)]
 RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
 
 
@@ -250,6 +259,48 @@ class Settings(BaseSettings):
         description="Failed console logins (unknown or revoked token) per client address; once "
         "reached, every login from it is refused until the window has room again.",
     )
+    retention_ticket_days: RetentionDays = Field(
+        default=365,
+        description="Resolved and closed tickets are deleted, with their history, messages, "
+        "ratings and e-mails, this many days after they were resolved or closed (the later "
+        "of the two); `0` or `off`: kept forever.",
+    )
+    retention_unanswered_days: RetentionDays = Field(
+        default=180,
+        description="Unanswered-question records are deleted this many days after the "
+        "question was asked; `0` or `off`: kept forever.",
+    )
+    retention_email_body_days: RetentionDays = Field(
+        default=30,
+        description="Subject and bodies of sent e-mails are removed from the outbox this many "
+        "days after sending (the row, with recipient and dates, stays with its ticket); `0` or "
+        "`off`: kept until the ticket goes.",
+    )
+    retention_held_email_days: RetentionDays = Field(
+        default=90,
+        description="Inbound e-mails that were held (from someone other than the customer) "
+        "or discarded are deleted this many days after arrival; `0` or `off`: kept until the "
+        "ticket goes.",
+    )
+    retention_tracker_days: RetentionDays = Field(
+        default=90,
+        description="Events of the bot's conversations (Rasa's SQL tracker store, when "
+        "tracker_store_url is set) older than this many days are deleted; `0` or `off`: "
+        "kept forever.",
+    )
+    tracker_store_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of Rasa's SQL tracker store (the database of "
+        "bot/endpoints.production.yml; postgresql:// uses psycopg 3), to purge old "
+        "conversations and to export and erase a customer's; unset: the service does not "
+        "touch the bot's conversations.",
+    )
+    privacy_hash_key: SecretStr | None = Field(
+        default=None,
+        description="Secret key of the hash that stands for the e-mail address in the log of "
+        "privacy requests (HMAC-SHA256 of a per-row salt and the address); unset: salted only, "
+        "so whoever reads the log can test a guessed address. Set it in production.",
+    )
     log_level: str = Field(default="INFO", description="Level of the JSON logs on stderr.")
     host: str = Field(default="127.0.0.1", description="Address `cli serve` listens on.")
     port: int = Field(default=8000, description="Port `cli serve` listens on.")
@@ -308,11 +359,25 @@ class Settings(BaseSettings):
             raise ValueError("mail_reply_to must be an address containing {key}")
         return value
 
+    @field_validator("tracker_store_url")
+    @classmethod
+    def _absolute_tracker_sqlite_file(cls, value: str | None) -> str | None:
+        return resolve_sqlite_path(value) if value else None
+
     @property
     def sqlalchemy_url(self) -> str:
         """``postgresql://`` and ``postgres://`` URLs are mapped to the psycopg 3 driver."""
-        url = self.database_url
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        return url
+        return psycopg_url(self.database_url)
+
+    @property
+    def tracker_sqlalchemy_url(self) -> str | None:
+        """The tracker store's URL with the driver this service has (psycopg 3), or None."""
+        return psycopg_url(self.tracker_store_url) if self.tracker_store_url else None
+
+
+def psycopg_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` URLs mapped to the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -106,3 +106,8 @@ class InboundStatus(StrEnum):
     HELD = "held"  # from another sender (or unreadable): waits for an agent
     ACCEPTED = "accepted"  # a held message an agent added to the ticket
     DISCARDED = "discarded"  # a held message an agent threw away
+
+
+class PrivacyAction(StrEnum):
+    EXPORT = "export"  # everything stored about a customer, handed to them
+    ERASE = "erase"  # all of it deleted

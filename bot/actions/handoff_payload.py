@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import typing
@@ -30,6 +31,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from rasa_sdk import Tracker
 
 from actions.conversation import ShownArticle, current_language, shown_articles
+from actions.settings import get_settings
 from handoff_service.schemas import (
     MAX_KB_ARTICLES,
     MAX_MESSAGE_CHARS,
@@ -188,7 +190,72 @@ def build_handoff_payload(
         payload["summary"] = clean_text(description, MAX_SUMMARY_CHARS)
     if not any(m["role"] == "customer" for m in payload["transcript"]):
         raise ValueError("the conversation has no customer message to hand off")
-    return payload
+    return fit_body_limit(payload, get_settings().handoff_max_body_bytes)
+
+
+# Room left for what the outbox's ``HandoffIn`` dump adds to the payload (defaults, nulls).
+BODY_HEADROOM_BYTES = 2048
+
+
+def body_bytes(value: Any) -> int:
+    """Size of ``value`` as JSON (ASCII-escaped: the largest encoding a client may send)."""
+    return len(json.dumps(value, default=str))
+
+
+def omitted_marker(count: int, timestamp: str | None) -> dict[str, Any]:
+    """The bot turn that stands for ``count`` earlier messages left out (agent-facing: English)."""
+    marker: dict[str, Any] = {
+        "role": "bot",
+        "text": f"[{count} earlier messages left out: the conversation was too long to send]",
+    }
+    if timestamp:
+        marker["timestamp"] = timestamp
+    return marker
+
+
+def fit_body_limit(payload: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """``payload`` with its transcript cut so the body stays under ``max_bytes``.
+
+    The oldest messages go first and one marker turn says how many were left out. The
+    customer's latest message is always kept (with the messages after it), its text truncated
+    with an ellipsis when it alone does not fit.
+    """
+    budget = max_bytes - BODY_HEADROOM_BYTES
+    if body_bytes(payload) <= budget:
+        return payload
+    messages = payload["transcript"]
+    latest = max(i for i, m in enumerate(messages) if m["role"] == "customer")
+    marker = omitted_marker(len(messages), messages[0].get("timestamp"))
+    room = budget - body_bytes({**payload, "transcript": []}) - body_bytes(marker) - 2
+    kept: list[dict[str, Any]] = []
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        size = body_bytes(message) + 2  # ", " between items
+        if size > room and index < latest:
+            break
+        if size > room:  # the latest customer message or a reply to it: cut, never dropped
+            message = _truncated(message, room)
+            size = body_bytes(message) + 2
+        kept.append(message)
+        room -= size
+    kept.reverse()
+    left_out = len(messages) - len(kept)
+    if left_out:
+        kept.insert(0, omitted_marker(left_out, messages[left_out - 1].get("timestamp")))
+        logger.warning("handoff: %d oldest transcript messages left out (body limit)", left_out)
+    return {**payload, "transcript": kept}
+
+
+def _truncated(message: dict[str, Any], room: int) -> dict[str, Any]:
+    """``message`` with its text cut (ending in an ellipsis) to take at most ``room`` bytes."""
+    text = message["text"]
+    cut = len(text)
+    while cut > 1:
+        cut = min(cut - 1, cut * 9 // 10)
+        candidate = {**message, "text": text[:cut].rstrip() + "…"}
+        if body_bytes(candidate) + 2 <= room:
+            return candidate
+    return {**message, "text": text[:1] + "…"}  # the shortest text the schema accepts
 
 
 def service_reason(reason: str) -> str:

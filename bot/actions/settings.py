@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from handoff_service.settings import Settings as _ServiceSettings
 from knowledge.settings import LANGUAGES, KnowledgeSettings, ProjectPath
 
 
@@ -78,6 +79,13 @@ class ActionSettings(BaseSettings):
         gt=0,
         validation_alias="HANDOFF_TIMEOUT_SECONDS",
         description="httpx timeout of a call to the handoff service (connect, read, write, pool).",
+    )
+    handoff_max_body_bytes: int = Field(
+        default=_ServiceSettings.model_fields["max_body_bytes"].default,
+        gt=0,
+        description="Largest handoff body the bot sends: the service's HANDOFF_MAX_BODY_BYTES "
+        "(default taken from handoff_service.settings; set both together). Longer transcripts "
+        "lose their oldest messages, replaced by one note saying how many were left out.",
     )
     outbox_path: ProjectPath = Field(
         default=Path("var/outbox.db"), description="SQLite file of the handoff outbox."

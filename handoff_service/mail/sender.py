@@ -41,6 +41,7 @@ from handoff_service.context import AppContext
 from handoff_service.mail.links import reply_address
 from handoff_service.mail.render import CUSTOMER_KINDS, render
 from handoff_service.models import EmailMessage, utcnow
+from handoff_service.privacy import purge_due
 from handoff_service.settings import Settings
 from handoff_service.sla import announce_due
 from handoff_service.vocabulary import EmailKind, EmailStatus
@@ -276,8 +277,8 @@ def in_session(job: SessionJob) -> Job:
 
 #: The worker's periodic jobs, run in order at every tick: the "due soon" / "overdue" notices
 #: to the queues' agents (sla.announce_due), then every e-mail that is due, those just queued
-#: included.
-JOBS: list[Job] = [in_session(announce_due), send_due]
+#: included, then the retention purge (privacy.purge_due; it does its work once an hour).
+JOBS: list[Job] = [in_session(announce_due), send_due, purge_due]
 
 
 def run_jobs(ctx: AppContext, now: dt.datetime) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -162,6 +163,30 @@ def test_service_down_records_then_announces_the_number_on_the_next_message(
     messages, _ = conversation.run(ActionAnnounceTicket(), "ok")
     assert responses(messages) == []  # announced once
     assert service.tickets_per_conversation()[key] == 1
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_handoff_neither_delivered_nor_stored_is_not_called_recorded(
+    outbox_path: Path,
+    down_url: str,
+    use_service: Callable[[Path, str, str | None], Outbox],
+    language: str,
+) -> None:
+    """Service down and the outbox file unwritable (replaced by a directory): the customer is
+    told the request could not be recorded and to try again, never that it was recorded."""
+    box = use_service(outbox_path, down_url, "token")
+    for leftover in outbox_path.parent.glob(outbox_path.name + "*"):
+        leftover.unlink()
+    outbox_path.mkdir()  # SQLite cannot open it: every write fails
+    conversation = handed_off_conversation(f"web-unstored-{language}", language)
+
+    messages, _ = conversation.run(ActionSubmitHandoff(), "yes", intent="affirm")
+
+    assert responses(messages) == ["utter_handoff_failed"]
+    assert conversation.slots["handoff_pending"] is None
+    assert conversation.slots["ticket_number"] is None
+    with pytest.raises(sqlite3.OperationalError):
+        box.lookup(conversation_id(conversation.tracker("x")))
 
 
 def test_cancelled_form_sends_nothing(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from actions.handoff_payload import MissingContact, build_handoff_payload, conversation_id
+from actions.settings import ActionSettings
 from rasa_sdk import Tracker
 
 from handoff_service.schemas import HandoffIn
+from handoff_service.settings import Settings
 
 T0 = 1_764_000_000.0  # 2025-11-24 16:00 UTC
 
@@ -199,3 +203,47 @@ def test_unknown_reason_is_refused() -> None:
 
 def test_conversation_id_without_session_event_is_the_sender_id() -> None:
     assert conversation_id(tracker([user("hi", T0)])) == "web-5f2c"
+
+
+def long_chat(turns: int, chars: int) -> list[dict[str, Any]]:
+    """``turns`` messages of ``chars`` characters, customer and bot in turn, numbered."""
+    events: list[dict[str, Any]] = [{"event": "session_started", "timestamp": 1.0}]
+    for i in range(turns):
+        text = f"turn {i:03d} " + "x" * (chars - 9)
+        t = 10.0 + i
+        events.append(user(text, t) if i % 2 == 0 else bot(text, t))
+    return events
+
+
+def test_huge_transcript_fits_the_service_body_limit_with_a_marker() -> None:
+    """300 turns of 4000 characters (1.2 MB) under the default limit (the service's 1 MB):
+    the oldest turns are replaced by one marker, the latest ones kept whole."""
+    limit = ActionSettings().handoff_max_body_bytes
+    assert limit == Settings.model_fields["max_body_bytes"].default
+
+    body = build_handoff_payload(tracker(long_chat(300, 4000)), "customer_request")
+
+    assert len(json.dumps(body).encode()) <= limit
+    HandoffIn.model_validate(body)
+    marker, *kept = body["transcript"]
+    left_out = 300 - len(kept)
+    assert left_out > 0
+    assert marker["role"] == "bot" and marker["text"].startswith(f"[{left_out} earlier messages")
+    assert [m["text"][:8] for m in kept] == [f"turn {i:03d}" for i in range(left_out, 300)]
+    assert kept[-2]["role"] == "customer" and len(kept[-2]["text"]) == 4000  # whole
+
+
+def test_a_latest_message_too_long_alone_is_truncated(
+    configure_actions: Callable[..., ActionSettings],
+) -> None:
+    configure_actions(handoff_max_body_bytes=4000)
+    events = [*long_chat(10, 200), user("ayuda " + "y" * 3990, 100.0)]
+
+    body = build_handoff_payload(tracker(events), "customer_request")
+
+    assert len(json.dumps(body).encode()) <= 4000
+    HandoffIn.model_validate(body)
+    assert [m["role"] for m in body["transcript"]] == ["bot", "customer"]
+    assert body["transcript"][0]["text"].startswith("[10 earlier messages left out")
+    latest = body["transcript"][-1]["text"]
+    assert latest.startswith("ayuda yyy") and latest.endswith("…") and len(latest) < 2000

@@ -8,6 +8,7 @@ bounded polls for a condition, never timing assertions.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -15,6 +16,8 @@ import socket
 import sqlite3
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -445,3 +448,106 @@ def test_backoff_is_exponential_with_jitter_and_capped(monkeypatch: pytest.Monke
         delays = {settings.backoff(attempt) for _ in range(20)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(delays) > 1  # jittered
+
+
+def stored_payloads(path: Path) -> dict[str, str]:
+    """key -> the payload column as it is in the SQLite file."""
+    with closing(sqlite3.connect(path)) as conn:
+        return dict(conn.execute("SELECT key, payload FROM outbox_rows"))
+
+
+def test_delivered_row_keeps_no_transcript_or_email(
+    service: HandoffServiceProcess, outbox_path: Path
+) -> None:
+    outbox = make_outbox(outbox_path, service.url, service.bot_token)
+    [conversation] = new_ids(1)
+
+    entry = outbox.submit_handoff(payload(conversation))
+
+    assert entry.delivered and entry.number
+    assert stored_payloads(outbox_path)[conversation] == "{}"
+    listing = cli(outbox_path, "list")
+    assert listing.returncode == 0, listing.stderr
+    assert conversation in listing.stdout and entry.number in listing.stdout
+    again = outbox.submit_handoff(payload(conversation))  # idempotency still holds
+    assert again.number == entry.number
+
+
+def test_rows_delivered_before_the_purge_are_purged_on_open(outbox_path: Path) -> None:
+    OutboxStore(outbox_path)
+    with closing(sqlite3.connect(outbox_path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO outbox_rows (kind, key, conversation_id, payload, state, next_attempt_at,"
+            " ticket_number, queue, due_at, ticket_status, created_at, updated_at) VALUES "
+            "('handoff', 'old', 'old', ?, 'delivered', 0, 'T-1', 'tier1', "
+            "'2026-01-01T00:00:00+00:00', 'new', 0, 0), "
+            "('handoff', 'waiting', 'waiting', ?, 'pending', 0, NULL, NULL, NULL, NULL, 0, 0)",
+            (json.dumps(payload("old")), json.dumps(payload("waiting"))),
+        )
+
+    store = OutboxStore(outbox_path)
+
+    payloads = stored_payloads(outbox_path)
+    assert payloads["old"] == "{}"
+    assert "lucia@example.com" in payloads["waiting"]  # not delivered yet: kept
+    old = store.get(HANDOFF, "old")
+    assert old is not None and old.delivered and old.number == "T-1"
+
+
+@pytest.fixture(scope="module")
+def small_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandoffServiceProcess]:
+    """A real service whose body limit (20 kB) is far below the bot's (the 1 MB default)."""
+    workdir = tmp_path_factory.mktemp("small-service")
+    with HandoffServiceProcess(workdir, env={"HANDOFF_MAX_BODY_BYTES": "20000"}) as service:
+        yield service
+
+
+def test_413_rebuilds_a_smaller_handoff_and_delivers_it(
+    small_service: HandoffServiceProcess, outbox_path: Path
+) -> None:
+    outbox = make_outbox(outbox_path, small_service.url, small_service.bot_token)
+    [conversation] = new_ids(1)
+    turns = [
+        {"role": "customer" if i % 2 == 0 else "bot", "text": f"turn {i:02d} " + "z" * 990}
+        for i in range(60)
+    ]  # about 60 kB: three times the service's limit
+    turns[-1] = {"role": "customer", "text": "quiero hablar con una persona"}
+
+    entry = outbox.submit_handoff(payload(conversation, transcript=turns))
+
+    assert entry.delivered, entry.last_error
+    with small_service.api() as api:
+        ticket = api.get(f"/v1/tickets/{entry.number}").json()
+    texts = [m["text"] for m in ticket["transcript"]]
+    assert re.match(r"^\[\d+ earlier messages left out", texts[0])
+    assert texts[-1] == "quiero hablar con una persona"
+    assert texts[-2].startswith("turn 58 ")
+
+
+def test_413_that_cannot_shrink_is_a_visible_failure(
+    small_service: HandoffServiceProcess, outbox_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body too large without any transcript (a huge summary) fails loudly, never silently."""
+    outbox = make_outbox(outbox_path, small_service.url, small_service.bot_token)
+    [conversation] = new_ids(1)
+    big = [{"role": "customer", "text": "w" * 3999} for _ in range(6)]
+    names = [{"article_id": f"a-{i}-" + "k" * 150, "feedback": "none"} for i in range(10)]
+    body = payload(conversation, transcript=big[:1], summary="s" * 1999, kb_articles=names)
+    with closing(sqlite3.connect(outbox_path)) as conn, conn:  # a body no cut can save
+        OutboxStore(outbox_path)
+        body["customer"]["name"] = "n" * 20000
+        conn.execute(
+            "INSERT INTO outbox_rows (kind, key, conversation_id, payload, state, "
+            "next_attempt_at, created_at, updated_at) "
+            "VALUES ('handoff', ?, ?, ?, 'pending', 0, 0, 0)",
+            (conversation, conversation, json.dumps(body)),
+        )
+
+    with caplog.at_level(logging.ERROR):
+        assert outbox.run_pending() == 1
+
+    entry = outbox.lookup(conversation)
+    assert entry is not None and entry.state == FAILED and "413" in (entry.last_error or "")
+    assert any("REJECTED" in r.message and r.levelno == logging.ERROR for r in caplog.records)
+    listing = cli(outbox_path, "list", "--failed")
+    assert conversation in listing.stdout and "413" in listing.stdout

@@ -17,7 +17,11 @@ exactly-once. The price is one SQLite write on the happy path.
 A payload is validated with the service's own schema (``handoff_service.schemas.HandoffIn``,
 ``UnansweredIn``) before it is stored: an invalid one raises ``pydantic.ValidationError`` and
 never enters the outbox. A row the service rejects anyway (4xx validation error, e.g. a service
-with a newer schema) becomes ``failed``: logged at ERROR and kept for an operator.
+with a newer schema) becomes ``failed``: logged at ERROR and kept for an operator. A handoff
+answered 413 (the service's body limit is below the bot's ``NIVEL0_HANDOFF_MAX_BODY_BYTES``) is
+first rebuilt with half the size (oldest transcript turns left out, see
+``actions.handoff_payload.fit_body_limit``) and sent again; only one that cannot shrink more
+becomes ``failed``. A delivered row's body is purged (``actions.outbox.store``).
 
 The delay before retry *n* (1-based) is drawn uniformly from ``[d/2, d]`` with
 ``d = min(max, base * 2**(n-1))`` (jitter spreads the retries of many rows and processes).
@@ -31,11 +35,12 @@ import json
 import logging
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from actions.handoff_client import HandoffClient, HandoffRejected, HandoffUnavailable
+from actions.handoff_payload import BODY_HEADROOM_BYTES, body_bytes, fit_body_limit
 from actions.outbox.store import (
     FAILED,
     HANDOFF,
@@ -149,6 +154,10 @@ class Outbox:
                 self.client.record_unanswered(claim.payload)
                 ticket = None
         except HandoffRejected as exc:
+            smaller = self._shrink(claim) if exc.status_code == 413 else None
+            if smaller is not None:
+                logger.warning("%s %s too large (413): shrunk, sent again", claim.kind, claim.key)
+                return self._deliver(smaller)
             logger.error(
                 "%s REJECTED, NOT RETRIED: outbox row %s (%s): %s. It stays in the outbox (%s) "
                 "as 'failed'; fix the cause, then `python -m actions.outbox retry %s`.",
@@ -174,6 +183,20 @@ class Outbox:
         if ticket is not None:
             logger.info("handoff %s delivered: ticket %s", claim.key, ticket.number)
         return True
+
+    def _shrink(self, claim: Claim) -> Claim | None:
+        """The claim with its handoff rebuilt at half its size (stored, so a retry sends it)
+        after the service answered 413 (its body limit is lower than the bot's
+        ``NIVEL0_HANDOFF_MAX_BODY_BYTES``); None when it cannot shrink any more. Each 413
+        halves the body again: a few rounds reach any limit that fits one message."""
+        if claim.kind != HANDOFF:
+            return None
+        size = body_bytes(claim.payload)
+        smaller = fit_body_limit(claim.payload, size // 2 + BODY_HEADROOM_BYTES)
+        if body_bytes(smaller) >= size:
+            return None
+        self.store.replace_payload(claim, _json(smaller))  # cut from a validated body: valid
+        return replace(claim, payload=smaller)
 
     def run_pending(self, stop: threading.Event | None = None) -> int:
         """Deliver the rows that are due, one after the other; returns how many were tried.

@@ -7,9 +7,10 @@ per conversation), the conversation, reason and a hash of the text for an unansw
 (the service's own idempotency key). ``id`` is the row number operators use in the CLI.
 
 States: ``pending`` (to send at ``next_attempt_at``), ``sending`` (claimed by a sender until
-``claimed_until``), ``delivered`` (handoff rows keep the ticket; delivered unanswered rows are
-deleted, nothing refers to them) and ``failed`` (the service rejected the payload; kept with
-the error for an operator, see ``python -m actions.outbox``).
+``claimed_until``), ``delivered`` (handoff rows keep the ticket, their body - transcript and
+contact details - purged; delivered unanswered rows are deleted, nothing refers to them) and
+``failed`` (the service rejected the payload; kept with the error for an operator, see
+``python -m actions.outbox``).
 
 Concurrency: one file (WAL mode, ``synchronous=FULL``) may be shared by several threads and
 action-server processes. Every connection is short-lived and every state change is one
@@ -47,6 +48,10 @@ FAILED = "failed"
 STATES = (PENDING, SENDING, DELIVERED, FAILED)
 
 MAX_ERROR_CHARS = 2000
+
+# The body of a delivered row: the transcript and contact details are the service's now; the
+# row keeps only what idempotency and `outbox list` need (kind, key, conversation, ticket).
+PURGED = "{}"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox_rows (
@@ -170,6 +175,11 @@ class OutboxStore:
                     if statement.strip():
                         conn.execute(statement)
                 logger.info("outbox %s: moved the rows of the old 'outbox' table", path)
+            # Rows delivered before bodies were purged on delivery: drop their personal data.
+            conn.execute(
+                f"UPDATE outbox_rows SET payload = '{PURGED}' "
+                f"WHERE state = 'delivered' AND payload != '{PURGED}'"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         # timeout: how long to wait for another connection's write lock (busy timeout)
@@ -317,7 +327,7 @@ class OutboxStore:
                 UPDATE outbox_rows SET state = 'delivered', attempts = attempts + 1,
                     ticket_number = ?, queue = ?, due_at = ?, ticket_status = ?,
                     last_error = NULL, claimed_by = NULL, claimed_until = NULL,
-                    delivered_at = ?, updated_at = ?
+                    payload = '{}', delivered_at = ?, updated_at = ?
                 WHERE id = ?
                 """,
                 (
@@ -352,6 +362,15 @@ class OutboxStore:
                 WHERE id = ?
                 """,
                 (state, attempts, now + delay(attempts), error[:MAX_ERROR_CHARS], now, claim.id),
+            )
+
+    def replace_payload(self, claim: Claim, body: str) -> None:
+        """Store a rebuilt body for a claimed row (e.g. shrunk after a 413)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE outbox_rows SET payload = ?, updated_at = ? "
+                "WHERE id = ? AND claimed_by = ?",
+                (body, time.time(), claim.id, claim.token),
             )
 
     def retry_failed(self, row_id: int | None = None) -> int:
