@@ -115,8 +115,9 @@ lock: ## re-pin requirements/app.txt from requirements/app.in (fresh venv)
 
 lock-rasa: $(VENV)/.installed ## re-pin requirements/rasa.txt (rasa==3.6.21 and what it resolves to)
 	rm -rf var/lockenv-rasa && $(VENV)/bin/uv venv --quiet --python $(PYTHON310) var/lockenv-rasa
-	$(VENV)/bin/uv pip install --quiet --python var/lockenv-rasa/bin/python rasa==3.6.21 jsonschema==3.2.0
-	(echo "# Python 3.10 environment for the Rasa server only (rasa==3.6.21 and what it pins)."; \
+	$(VENV)/bin/uv pip install --quiet --python var/lockenv-rasa/bin/python rasa==3.6.21 jsonschema==3.2.0 python-stdnum==2.2
+	(echo "# Python 3.10 environment for the Rasa server only (rasa==3.6.21 and what it pins), and"; \
+	 echo "# python-stdnum for the chat channel's redaction (bot/redacting_channel.py)."; \
 	 echo "# jsonschema is held at 3.2.0 (Rasa allows >=3.2,<4.18): Rasa re-checks its action-response"; \
 	 echo "# schema on every custom-action call, 34 ms with 4.17 (draft 2020-12) against 4.5 ms with 3.2"; \
 	 echo "# (draft 7) on the 2-core machine; three calls per chat turn."; \

@@ -5,6 +5,10 @@ drafts until an editor publishes them), written by :func:`knowledge.articles.wri
 the format's one writer: it places the file at ``<kb_dir>/<language>/<topic>.md``, never
 overwrites one, and re-parses what it wrote. A draft that would not be a valid article is a
 :class:`DraftError` (HTTP 422) and leaves no file behind.
+
+An article is public, so a draft never copies what the customer wrote (their messages, or the
+summary that quotes them): its title, questions and summary are the agent's, in general words,
+and its solution is the agent's resolution note.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from knowledge.articles import (
     MAX_QUESTIONS,
     MAX_SUMMARY_CHARS,
     MAX_TOPIC_CHARS,
+    MIN_QUESTIONS,
     Article,
     ArticleError,
     article_path,
@@ -29,7 +34,6 @@ from knowledge.articles import (
 )
 from knowledge.articles import Category as ArticleCategory
 
-MAX_TITLE_CHARS = 120
 MAX_QUESTION_CHARS = 200
 #: Drafts one ticket may make. A ticket documents one solution: a second or third draft
 #: (another title or topic) is a correction, more is an agent token filling the KB folder
@@ -37,8 +41,8 @@ MAX_QUESTION_CHARS = 200
 MAX_DRAFTS_PER_TICKET = 3
 
 HEADINGS = {
-    "en": ("What the customer asked", "Solution", "Source"),
-    "es": ("Qué preguntó el cliente", "Solución", "Origen"),
+    "en": ("Question", "Solution", "Source"),
+    "es": ("Pregunta", "Solución", "Origen"),
 }
 
 
@@ -51,15 +55,19 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _questions(ticket: Ticket, title: str, given: list[str] | None) -> list[str]:
-    candidates = list(given or [])
-    candidates += [m["text"] for m in ticket.transcript if m["role"] == "customer"]
-    candidates += [title, ticket.summary]
+def _questions(title: str, given: list[str] | None) -> list[str]:
+    """The agent's questions and the title, without repeats."""
     seen: list[str] = []
-    for text in candidates:
+    for text in [*(given or []), title]:
         question = _shorten(text, MAX_QUESTION_CHARS)
         if question and question.lower() not in {q.lower() for q in seen}:
             seen.append(question)
+    if len(seen) < MIN_QUESTIONS:
+        raise DraftError(
+            f"give at least {MIN_QUESTIONS - 1} questions besides the title, as customers would "
+            "ask them, in general words (a draft never copies the customer's messages: an "
+            "article is public)"
+        )
     return seen[:MAX_QUESTIONS]
 
 
@@ -86,13 +94,18 @@ def build_draft(ticket: Ticket, request: KbDraftIn, kb_dir: Path, today: dt.date
         raise DraftError("the ticket's category is 'other'; give a KB category for the article")
     if not ticket.resolution_note:
         raise DraftError("the ticket has no resolution note")
-    first_question = next(m["text"] for m in ticket.transcript if m["role"] == "customer")
-    title = request.title or _shorten(first_question, MAX_TITLE_CHARS)
+    if not request.title:
+        raise DraftError(
+            "give a title, the question in general words (a draft never copies the customer's "
+            "messages: an article is public)"
+        )
+    title = request.title
+    questions = _questions(title, request.questions)
     topic = _topic(ticket, title, request.topic, kb_dir)
     language = ticket.language
     asked, solution, source = HEADINGS[language]
     body = (
-        f"## {asked}\n\n{first_question}\n\n"
+        f"## {asked}\n\n{title}\n\n"
         f"## {solution}\n\n{ticket.resolution_note}\n\n"
         f"## {source}\n\nTicket {ticket.number} ({ticket.category}, {ticket.request_type})."
     )
@@ -104,7 +117,7 @@ def build_draft(ticket: Ticket, request: KbDraftIn, kb_dir: Path, today: dt.date
             category=ArticleCategory(category.value),
             tags=list(request.tags or [category.value]),
             summary=request.summary or _shorten(ticket.resolution_note, MAX_SUMMARY_CHARS),
-            questions=_questions(ticket, title, request.questions),
+            questions=questions,
             updated=today,
             status="draft",
             body=body,

@@ -34,7 +34,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from operator import mul
 
 from stdnum import iban
@@ -46,7 +46,9 @@ from stdnum.es import ccc, dni, nie
 from stdnum.mx import curp, rfc
 
 
-class Kind(StrEnum):
+# (str, Enum) rather than StrEnum: Rasa's Python 3.10 environment imports this module too
+# (bot/redacting_channel.py redacts chat messages before Rasa stores them).
+class Kind(str, Enum):  # noqa: UP042
     CARD = "card"
     CVV = "cvv"
     IBAN = "iban"
@@ -55,6 +57,9 @@ class Kind(StrEnum):
     PASSPORT = "passport"
     PHONE = "phone"
     EMAIL = "email"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 #: Contact details: personal, and redacted, but a customer giving them is not a sensitive topic.
@@ -416,9 +421,32 @@ def _apply(text: str, findings: Sequence[Finding]) -> str:
     return "".join(parts)
 
 
-def redact(text: str) -> str:
-    """Return ``text`` with personal data replaced by labels (idempotent)."""
-    return _apply(text, find(text))
+def redact(text: str, keep: frozenset[Kind] = frozenset()) -> str:
+    """Return ``text`` with personal data replaced by labels (idempotent); the kinds in ``keep``
+    are left as they are."""
+    return _apply(text, [f for f in find(text) if f.kind not in keep])
+
+
+#: A label :func:`redact` wrote, e.g. ``[card ****1111]``: group 1 names the kind.
+_LABEL = re.compile(
+    r"\[(card|IBAN|bank account|CVV|national ID|passport|phone|email)(?: \*{4}[0-9A-Za-z]{4})?\]"
+)
+_LABEL_KINDS = {
+    "card": Kind.CARD,
+    "IBAN": Kind.IBAN,
+    "bank account": Kind.BANK_ACCOUNT,
+    "CVV": Kind.CVV,
+    "national ID": Kind.NATIONAL_ID,
+    "passport": Kind.PASSPORT,
+    "phone": Kind.PHONE,
+    "email": Kind.EMAIL,
+}
+
+
+def labelled(text: str) -> set[Kind]:
+    """The kinds of personal data that were already replaced by labels in ``text`` (a message
+    redacted before it reached the bot's actions)."""
+    return {_LABEL_KINDS[match[1]] for match in _LABEL.finditer(text)}
 
 
 #: What may stand between a number's digits at the end of one message and the next.
@@ -431,9 +459,9 @@ def _continues(previous: str, following: str) -> bool:
     return last.isascii() and last.isdigit() and first.isascii() and first.isdigit()
 
 
-def _redact_joined(texts: Sequence[str]) -> list[str]:
+def _redact_joined(texts: Sequence[str], keep: frozenset[Kind]) -> list[str]:
     """Redact ``texts`` as one text joined by line breaks, then cut it back into messages."""
-    findings = find("\n".join(texts))
+    findings = [f for f in find("\n".join(texts)) if f.kind not in keep]
     result, offset, index = [], 0, 0
     for text in texts:
         end = offset + len(text)
@@ -450,22 +478,22 @@ def _redact_joined(texts: Sequence[str]) -> list[str]:
     return result
 
 
-def redact_messages(texts: Sequence[str]) -> list[str]:
+def redact_messages(texts: Sequence[str], keep: frozenset[Kind] = frozenset()) -> list[str]:
     """Redact consecutive messages of one person together, so that a number split over two
     messages ("4111 1111" then "1111 1111") is caught; each message keeps its own text, with
     the label in every message the number touched.
 
     Pass one person's messages in order (a customer's, without the bot's replies between
     them). Only messages that a run of digits may cross into (one ends with a digit, the next
-    starts with one) are joined; the others are redacted alone.
+    starts with one) are joined; the others are redacted alone. ``keep`` as in :func:`redact`.
     """
     result: list[str] = []
     chunk: list[str] = []
     for text in texts:
         if chunk and not _continues(chunk[-1], text):
-            result += _redact_joined(chunk)
+            result += _redact_joined(chunk, keep)
             chunk = []
         chunk.append(text)
     if chunk:
-        result += _redact_joined(chunk)
+        result += _redact_joined(chunk, keep)
     return result

@@ -372,7 +372,10 @@ class ReasonIn(Strict):
 
 
 class KbDraftIn(Strict):
-    """All optional: defaults are taken from the ticket."""
+    """The agent's words for a public article: a title and at least two more questions (a draft
+    never copies the customer's messages); topic, category, summary and tags default from the
+    title, the ticket and its resolution note. ``title`` is optional here so that a missing one
+    is answered with what to give (422), like every other gap."""
 
     title: FreeText(200) | None = None  # type: ignore[valid-type]
     topic: (

@@ -34,7 +34,8 @@ action_server() {
     SANIC_HOST="$NIVEL0_BIND" PYTHONPATH="$ROOT" exec "$ROOT/.venv/bin/python" -m rasa_sdk \
         --actions actions --port "$ACTION_SERVER_PORT"
 }
-# Rasa: the REST channel only (bot/credentials.yml), CORS for the site's origins only. The tests
+# Rasa: the REST channel only, with personal data redacted before Rasa stores it
+# (bot/credentials.yml, bot/redacting_channel.py), CORS for the site's origins only. The tests
 # point RASA_MODEL and RASA_ENDPOINTS elsewhere and set RASA_ENABLE_API=true (Rasa's HTTP API,
 # which can rewrite conversations: never enable it where anyone else can reach the server).
 rasa_server() {
@@ -42,7 +43,8 @@ rasa_server() {
     local origins
     read -ra origins <<< "$NIVEL0_SITE_ORIGINS"
     # Sanic (Rasa's web server) refuses larger request bodies with 413 before NLU sees them.
-    SANIC_REQUEST_MAX_SIZE="${NIVEL0_MAX_CHAT_BYTES:-16384}" \
+    # The project root is on PYTHONPATH for the chat channel's redaction (handoff_service).
+    PYTHONPATH="$ROOT" SANIC_REQUEST_MAX_SIZE="${NIVEL0_MAX_CHAT_BYTES:-16384}" \
         exec "$ROOT/.venv-rasa/bin/rasa" run -m "${RASA_MODEL:-models/nivel0.tar.gz}" \
             -i "$NIVEL0_BIND" --port "$RASA_PORT" --cors "${origins[@]}" \
             --endpoints "${RASA_ENDPOINTS:-endpoints.yml}" --credentials credentials.yml \

@@ -18,7 +18,8 @@ reports healthy) rather than cached on disk: a pickle cache would only add a fil
 
 :func:`contains_personal_data`: a card number (Luhn-valid), IBAN, CVV or identity document, found by
 the handoff service's redaction (:mod:`handoff_service.redaction`), so that the bot and the
-service agree on what such data looks like.
+service agree on what such data looks like; in the chat, Rasa's channel has already replaced it
+by its label ("[card ****1111]"), which counts the same.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from handoff_service.redaction import CONTACT, find
+from handoff_service.redaction import CONTACT, find, labelled
 
 DATA_PATH = Path(__file__).resolve().parent / "data" / "sensitive_messages.csv"
 SEED = 20261202
@@ -108,8 +109,11 @@ CLASSIFIER = SensitiveClassifier.train(load_examples(DATA_PATH))
 
 def contains_personal_data(text: str | None) -> bool:
     """Whether the text carries a card number, IBAN, account number, CVV or identity-document
-    number (a phone number or e-mail address is contact data the form asks for, not this)."""
-    return bool(text) and any(f.kind not in CONTACT for f in find(text or ""))
+    number (a phone number or e-mail address is contact data the form asks for, not this), or
+    carried one: Rasa's chat channel (bot/redacting_channel.py) has replaced it by its label."""
+    if not text:
+        return False
+    return bool(labelled(text) - CONTACT) or any(f.kind not in CONTACT for f in find(text))
 
 
 def is_sensitive(text: str | None) -> bool:

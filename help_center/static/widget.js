@@ -10,7 +10,12 @@
  * - Every message carries metadata {"language": "es" | "en"}; the bot's language action reads it.
  * - The sender id and the rendered history live in localStorage, so a reload (or following a
  *   link to a help article) continues the same conversation with the same Rasa tracker.
- * - A message that could not be delivered stays in the history, marked, with a retry button.
+ * - Nothing the customer typed is stored as typed: Rasa's chat channel redacts card numbers,
+ *   IBANs, CVVs and identity documents and sends the redacted text back first
+ *   ({"custom": {"redacted": "..."}}), which replaces the message here; a message is stored only
+ *   once Rasa has received it.
+ * - A message that could not be delivered stays in the history, marked, with a retry button,
+ *   until the page is left (it is not stored, so it does not survive a reload).
  * - Plain browser JavaScript, no build step. Configuration comes from the server in the JSON
  *   script #n0-config: {rasaUrl, pageLanguage, strings: {en: {...}, es: {...}}}.
  */
@@ -57,8 +62,10 @@
 
   function saveState() {
     state.messages = state.messages.slice(-MAX_MESSAGES);
+    // Messages Rasa has not received yet are not redacted yet: they stay in memory only.
+    const stored = Object.assign({}, state, { messages: state.messages.filter((m) => !m.unsent) });
     try {
-      window.localStorage.setItem(STORAGE_KEY, JSON.stringify(state));
+      window.localStorage.setItem(STORAGE_KEY, JSON.stringify(stored));
     } catch (err) {
       // Private mode or full storage: the conversation just won't survive a reload.
     }
@@ -290,7 +297,12 @@
       .then(() => post(message.payload || message.text))
       .then((replies) => {
         message.failed = false;
-        (Array.isArray(replies) ? replies : []).forEach(receive);
+        delete message.unsent;
+        (Array.isArray(replies) ? replies : []).forEach((reply) => {
+          const redacted = reply && reply.custom && reply.custom.redacted;
+          if (typeof redacted === "string" && !message.payload) message.text = redacted;
+          else receive(reply);
+        });
       })
       .catch((err) => {
         message.failed = true;
@@ -321,7 +333,7 @@
     const text = payload.trim();
     if (!text) return;
     hideNotice();
-    const message = { from: "user", text: shownText || text, lang: currentLanguage() };
+    const message = { from: "user", text: shownText || text, lang: currentLanguage(), unsent: true };
     if (shownText) message.payload = text;
     addMessage(message);
     deliver(state.messages.length - 1);

@@ -9,11 +9,13 @@ Waits are bounded polls for a condition, never timing assertions.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from actions.outbox import HANDOFF, UNANSWERED, OutboxStore
 
@@ -143,6 +145,69 @@ def test_handoff_cancelled_in_spanish_creates_no_ticket(
         "«hablar con una persona»."
     ]
     assert tickets_of(service, chat.sender) == {}
+
+
+#: A Luhn-valid card, a valid DNI and a valid IBAN, and the ways they could be stored.
+CARD, DNI, IBAN = "4111 1111 1111 1111", "12345678Z", "ES91 2100 0418 4502 0005 1332"
+RAW = (CARD, "4111111111111111", DNI, "12345678", IBAN, "ES9121000418", "2100 0418 4502")
+
+
+def stored_anywhere(root: Path, needles: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(file, needle) for every file under ``root`` (databases, their WAL files, logs, KB
+    drafts) whose bytes contain a needle."""
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found += [(str(path), n) for n in needles if n.encode() in data]
+    return found
+
+
+def test_a_card_a_dni_and_an_iban_typed_in_the_chat_are_stored_nowhere(
+    stack: tuple[ChatServers, HandoffServiceProcess, Path],
+) -> None:
+    """Every store: Rasa's tracker, the action server's outbox, the handoff service's database
+    (ticket, transcript, events, unanswered questions) and every log and file of the stack."""
+    servers, service, outbox_path = stack
+    if not service.running:
+        service.start()
+    chat = Chat(servers, "es")
+    assert chat.say("quiero hablar con una persona")[-1] == "¿Cómo te llamas?"
+    assert chat.say("Lucía Pérez")[-1].startswith("¿A qué correo")
+    assert chat.say("lucia.perez@example.com")[-1].startswith("Cuéntame en una frase")
+    raw = servers.say(
+        chat.sender,
+        f"me cobraron dos veces con la tarjeta {CARD}, mi DNI es {DNI} y mi IBAN {IBAN}",
+        chat.metadata,
+    )
+    # Rasa's channel answers first with the redacted text (for the widget's storage).
+    assert raw[0]["custom"] == {
+        "redacted": "me cobraron dos veces con la tarjeta [card ****1111], mi DNI es "
+        "[national ID] y mi IBAN [IBAN ****1332]"
+    }
+    assert raw[-1]["text"].startswith("¿Nos das permiso"), raw
+    reply = chat.say("/affirm")
+    number = TICKET.search(reply[-1]).group(0)  # type: ignore[union-attr]
+
+    with service.api() as api:
+        ticket = api.get(f"/v1/tickets/{number}").json()
+        assert "[card ****1111]" in json.dumps(ticket, ensure_ascii=False)
+
+    def delivered() -> bool:
+        with service.api() as api:
+            rows = api.get("/v1/unanswered", params={"limit": 1000}).json()
+        return any(r["conversation_id"] == ticket["conversation_id"] for r in rows)
+
+    wait_until(delivered, "the handoff's unanswered-question report")
+    with service.api() as api:
+        stored = {
+            "ticket": api.get(f"/v1/tickets/{number}").text,
+            "events": api.get(f"/v1/tickets/{number}/events").text,
+            "unanswered": api.get("/v1/unanswered", params={"limit": 1000}).text,
+        }
+    stored["tracker"] = httpx.get(f"{servers.rasa_url}/conversations/{chat.sender}/tracker").text
+    for name, text in stored.items():
+        assert not [n for n in RAW if n in text], name
+    assert stored_anywhere(outbox_path.parent, RAW) == []
 
 
 def hand_off_while_down(chat: Chat, index: int) -> list[str]:

@@ -97,6 +97,11 @@ def test_training_is_deterministic() -> None:
         ("IBAN ES91 2100 0418 4502 0005 1332", True),
         ("order 1000234 has not arrived", False),  # not a valid card number
         ("call me on 612 345 678", False),
+        # as the action server receives them: Rasa's chat channel has redacted the message
+        ("mi tarjeta es [card ****1111]", True),
+        ("el código es [CVV] y mi documento [national ID]", True),
+        ("escríbeme a [email] o llama al [phone]", False),
+        ("el precio es [oferta ****1234]", False),
     ],
 )
 def test_personal_data_is_what_the_handoff_service_redacts(text: str, expected: bool) -> None:
@@ -121,6 +126,14 @@ def test_a_card_number_gets_a_warning_and_the_sensitive_handoff(language: str, t
     # the number is not kept in the conversation's slots
     assert "4111" not in conversation.slots["last_question"]
     assert "[card ****1111]" in conversation.slots["last_question"]
+
+
+@pytest.mark.usefixtures("knowledge_base")
+def test_a_card_number_the_chat_channel_redacted_still_gets_the_sensitive_handoff() -> None:
+    conversation = Conversation("es")
+    messages, events = conversation.run(ActionSearchKb(), "mi tarjeta es [card ****1111]")
+    assert responses(messages) == ["utter_personal_data_warning", "utter_handoff_sensitive"]
+    assert starts_sensitive_handoff(events)
 
 
 @pytest.mark.usefixtures("knowledge_base")

@@ -348,7 +348,7 @@ def test_the_whole_lifecycle_through_the_forms(
         "kb-draft",
         title="Package marked delivered but not received",
         category="shipping",
-        questions="Dice entregado pero no lo tengo\n\n",
+        questions="Dice entregado pero no lo tengo\n\nEl pedido no ha llegado\n",
         tags="shipping, carrier",
     )
     (message,) = flashes(page.text)

@@ -144,20 +144,27 @@ def _resolved(client: TestClient, tokens, make_ticket) -> str:  # type: ignore[n
     return number
 
 
+QUESTIONS = ["Dice entregado pero no lo tengo", "El pedido no ha llegado"]
+
+
 def test_kb_drafts_per_ticket_are_bounded_and_paths_stay_relative(
     client: TestClient, tokens, make_ticket, kb_dir: Path
 ) -> None:
     number = _resolved(client, tokens, make_ticket)
     url = f"/v1/tickets/{number}/kb-article"
     for attempt in range(MAX_DRAFTS_PER_TICKET):
-        body = {"title": f"Entregado pero no recibido {attempt}", "category": "shipping"}
+        body = {
+            "title": f"Entregado pero no recibido {attempt}",
+            "category": "shipping",
+            "questions": QUESTIONS,
+        }
         response = client.post(url, json=body, headers=tokens["agent"])
         assert response.status_code == 201, response.text
         draft = response.json()
         assert draft["path"] == f"es/{draft['topic']}.md"
         assert (kb_dir / draft["path"]).is_file()
 
-    body = {"title": "Otra más", "category": "shipping"}
+    body = {"title": "Otra más", "category": "shipping", "questions": QUESTIONS}
     refused = client.post(url, json=body, headers=tokens["agent"])
     assert refused.status_code == 409 and str(MAX_DRAFTS_PER_TICKET) in refused.json()["detail"]
     assert len(list(kb_dir.rglob("*.md"))) == MAX_DRAFTS_PER_TICKET
@@ -173,7 +180,14 @@ def test_the_console_names_the_draft_relative_to_the_kb(
     agent: TestClient, client: TestClient, tokens, make_ticket, kb_dir: Path
 ) -> None:
     number = _resolved(client, tokens, make_ticket)
-    page = act(agent, number, "kb-draft", title="Entregado pero no recibido", category="shipping")
+    page = act(
+        agent,
+        number,
+        "kb-draft",
+        title="Entregado pero no recibido",
+        category="shipping",
+        questions="\n".join(QUESTIONS),
+    )
     (message,) = flashes(page.text)
     assert message.startswith("KB draft written to es/entregado-pero-no-recibido.md ")
     assert str(kb_dir) not in page.text

@@ -31,8 +31,8 @@ from handoff_service.models import (
     utcnow,
 )
 from handoff_service.settings import PACKAGE_DIR, Settings
-from tests.handoff.test_console import bearer, login
 from tests.bot.test_production_stores import PG_HOST, PG_PORT, PG_USER, fresh_database
+from tests.handoff.test_console import bearer, login
 
 RASA_PYTHON = PACKAGE_DIR.parent / ".venv-rasa" / "bin" / "python"
 NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)

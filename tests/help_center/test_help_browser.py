@@ -184,7 +184,8 @@ def test_widget_follows_the_page_language(page, site: LiveServer):
     assert page.get_by_label(ES["widget_input_label"]).is_visible()
 
 
-def test_unsent_message_is_kept_and_survives_reload(page, site: LiveServer):
+def test_unsent_message_keeps_its_retry_but_is_never_stored(page, site: LiveServer):
+    """Only what Rasa has received (and redacted) is stored in the browser."""
     page.goto(site.url + "/")
     page.get_by_role("button", name=EN["widget_open"]).click()
     page.get_by_label(EN["widget_input_label"]).fill("Where is my order?")
@@ -195,17 +196,18 @@ def test_unsent_message_is_kept_and_survives_reload(page, site: LiveServer):
     retry = page.get_by_role("button", name=EN["widget_retry"])
     retry.wait_for()
     assert page.locator("#n0-typing").is_hidden()
-    session = stored_chat(page)["sessionId"]
-    assert session
-
-    page.reload()
     log = page.get_by_role("log")
     assert "Where is my order?" in log.inner_text()
-    assert page.get_by_role("button", name=EN["widget_retry"]).is_visible()
+    session = stored_chat(page)["sessionId"]
+    assert session
+    assert "Where is my order?" not in json.dumps(stored_chat(page))
+
+    page.reload()
+    assert "Where is my order?" not in log.inner_text()
+    assert page.get_by_role("button", name=EN["widget_retry"]).count() == 0
     assert stored_chat(page)["sessionId"] == session
 
     page.get_by_role("button", name=EN["widget_restart"]).click()
-    assert "Where is my order?" not in log.inner_text()
     assert stored_chat(page)["sessionId"] is None
 
 
@@ -405,6 +407,18 @@ def test_conversation_with_the_real_bot(browser, real_knowledge, tmp_path_factor
         tracker = httpx.get(f"{servers.rasa_url}/conversations/{session}/tracker").json()
         assert tracker["slots"]["language"] == "es"
         assert tracker["latest_message"]["metadata"] == {"language": "es"}
+
+        # A card number is redacted before Rasa stores it; the widget shows and keeps the
+        # redacted text (what the customer typed is not in the page, the storage or the tracker).
+        page.get_by_label(ES["widget_input_label"]).fill(
+            "me cobraron dos veces en la tarjeta 4111 1111 1111 1111"
+        )
+        page.keyboard.press("Enter")
+        page.locator(".n0-user", has_text="[card ****1111]").wait_for()
+        assert "4111 1111" not in page.get_by_role("log").inner_text()
+        assert "4111" not in json.dumps(stored_chat(page))
+        tracker = httpx.get(f"{servers.rasa_url}/conversations/{session}/tracker").json()
+        assert "4111" not in json.dumps(tracker)
 
         page.set_viewport_size({"width": 360, "height": 740})
         page.screenshot(path=str(SCREENSHOTS / "widget-conversation-mobile.png"))

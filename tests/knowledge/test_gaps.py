@@ -265,7 +265,12 @@ def test_a_ticket_turned_into_a_kb_article_is_a_draft_that_lint_reports_and_sear
     assert client.post(f"/v1/tickets/{number}/resolve", json={"resolution_note": note}).is_success
     draft = client.post(
         f"/v1/tickets/{number}/kb-article",
-        json={"title": "Trade in your old phone", "topic": "trade-in", "category": "orders"},
+        json={
+            "title": "Trade in your old phone",
+            "topic": "trade-in",
+            "category": "orders",
+            "questions": ["Can I trade in my phone?", "Do you take old phones as part payment?"],
+        },
     )
     assert draft.status_code == 201, draft.text
 
