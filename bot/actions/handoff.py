@@ -13,10 +13,12 @@
    with the conversation id as idempotency key (``actions/outbox/``). If the service answers,
    the customer gets the ticket number, queue and due date; if it is down or slow, the handoff
    stays in the outbox, the background worker retries it, and the customer is told that the
-   request is recorded and will be answered by e-mail.
+   request is recorded and will be answered by e-mail. If the service refuses it (a payload it
+   cannot take; the row stays in the outbox as ``failed`` for an operator, logged at ERROR),
+   the customer is told it could not be recorded and to try again, never that it was.
 3. :func:`announce_ticket` runs on every later customer message (from
    ``action_validate_slot_mappings``): once the outbox has delivered a pending handoff, the
-   customer is told its number.
+   customer is told its number; if the service refused it meanwhile, that it failed.
 """
 
 from __future__ import annotations
@@ -147,6 +149,9 @@ def announce_ticket(
     except Exception:
         logger.exception("outbox lookup failed")
         return []
+    if entry is not None and entry.rejected:
+        dispatcher.utter_message(response="utter_handoff_failed")
+        return [SlotSet(HANDOFF_PENDING, False)]
     if entry is None or entry.ticket is None:
         return []
     params = ticket_message_params(domain, entry.ticket, language)
@@ -179,7 +184,9 @@ async def submit_handoff(
         params = ticket_message_params(domain, entry.ticket, language)
         dispatcher.utter_message(response="utter_handoff_created", **params)
         return [*done, SlotSet(TICKET_NUMBER, entry.number), SlotSet(HANDOFF_PENDING, False)]
-    # Pending (retried by the worker) or failed (kept for an operator, logged at ERROR): the
-    # request is stored either way and will be answered by e-mail.
+    if entry.rejected:  # refused by the service: not recorded as a request (see module doc)
+        dispatcher.utter_message(response="utter_handoff_failed")
+        return done
+    # Pending: the worker delivers it, and the customer is told its number on a later message.
     dispatcher.utter_message(response="utter_handoff_recorded")
     return [*done, SlotSet(HANDOFF_PENDING, True)]

@@ -189,6 +189,59 @@ def test_handoff_neither_delivered_nor_stored_is_not_called_recorded(
         box.lookup(conversation_id(conversation.tracker("x")))
 
 
+@pytest.fixture(scope="module")
+def tiny_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HandoffServiceProcess]:
+    """A real service whose body limit (300 bytes) no handoff fits: it refuses every one."""
+    workdir = tmp_path_factory.mktemp("tiny-service")
+    with HandoffServiceProcess(workdir, env={"HANDOFF_MAX_BODY_BYTES": "300"}) as service:
+        yield service
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_handoff_the_service_refuses_is_not_called_recorded(
+    tiny_service: HandoffServiceProcess,
+    outbox_path: Path,
+    use_service: Callable[[Path, str, str | None], Outbox],
+    language: str,
+) -> None:
+    box = use_service(outbox_path, tiny_service.url, tiny_service.bot_token)
+    conversation = handed_off_conversation(f"web-refused-{language}", language)
+
+    messages, _ = conversation.run(ActionSubmitHandoff(), "yes", intent="affirm")
+
+    assert responses(messages) == ["utter_handoff_failed"]
+    assert conversation.slots["handoff_pending"] is None
+    entry = box.lookup(conversation_id(conversation.tracker("x")))
+    assert entry is not None and entry.rejected and "413" in (entry.last_error or "")
+
+
+def test_a_recorded_handoff_the_service_then_refuses_is_reported_as_failed(
+    tiny_service: HandoffServiceProcess,
+    outbox_path: Path,
+    down_url: str,
+    use_service: Callable[[Path, str, str | None], Outbox],
+) -> None:
+    use_service(outbox_path, down_url, tiny_service.bot_token)
+    conversation = handed_off_conversation("web-recorded-then-refused", "es")
+    messages, _ = conversation.run(ActionSubmitHandoff(), "sí", intent="affirm")
+    assert responses(messages) == ["utter_handoff_recorded"]
+
+    box = use_service(outbox_path, tiny_service.url, tiny_service.bot_token)
+    key = conversation_id(conversation.tracker("x"))
+
+    def refused() -> bool:  # the service is back, and refuses it
+        box.run_pending()
+        entry = box.lookup(key)
+        return entry is not None and entry.rejected
+
+    wait_until(refused, "the service to refuse the recorded handoff", timeout=60)
+    messages, _ = conversation.run(ActionAnnounceTicket(), "hola")
+    assert responses(messages) == ["utter_handoff_failed"]
+    assert conversation.slots["handoff_pending"] is False
+    messages, _ = conversation.run(ActionAnnounceTicket(), "ok")
+    assert responses(messages) == []  # said once
+
+
 def test_cancelled_form_sends_nothing(
     outbox_path: Path, use_service: Callable[[Path, str, str | None], Outbox]
 ) -> None:

@@ -120,6 +120,11 @@ class OutboxEntry:
         """Not delivered yet but will be retried (the customer gets the number later)."""
         return self.state in (PENDING, SENDING)
 
+    @property
+    def rejected(self) -> bool:
+        """Refused by the service: kept for an operator, never retried by the worker."""
+        return self.state == FAILED
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> OutboxEntry:
         ticket = None
