@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from handoff_service.schemas import TICKET_NUMBER_PATTERN
 from tests.bot.test_handoff_payload import ARTICLES, conversation, tracker
-from tests.support import WAIT_SECONDS, HandoffServiceProcess, wait_until
+from tests.support import WAIT_SECONDS, HandoffServiceProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -551,3 +551,24 @@ def test_413_that_cannot_shrink_is_a_visible_failure(
     assert any("REJECTED" in r.message and r.levelno == logging.ERROR for r in caplog.records)
     listing = cli(outbox_path, "list", "--failed")
     assert conversation in listing.stdout and "413" in listing.stdout
+
+
+def test_erase_removes_one_customers_undelivered_rows_only(tmp_path: Path) -> None:
+    """The bot's part of an erasure: with the service down, one customer's handoff and their
+    conversation's unanswered question are deleted (any letter case of the address); another
+    customer's rows stay."""
+    outbox_path = tmp_path / "outbox.db"
+    outbox = make_outbox(outbox_path, f"http://127.0.0.1:{free_port()}", "token", timeout=1)
+    mine, other = new_ids(2)
+    assert outbox.submit_handoff(payload(mine)).pending
+    assert outbox.submit_unanswered(question(mine))
+    theirs = payload(other, customer={"name": "Otro", "email": "otro@example.com"})
+    assert outbox.submit_handoff(theirs).pending
+    assert outbox.submit_unanswered(question(other))
+
+    erased = cli(outbox_path, "erase", "--email", "Lucia@Example.com")
+
+    assert erased.returncode == 0, erased.stderr
+    assert erased.stdout.startswith("2 rows erased")
+    assert {e.conversation_id for e in outbox.entries()} == {other}
+    assert "lucia@example.com" not in json.dumps(stored_payloads(outbox_path))

@@ -5,10 +5,15 @@ Run from ``bot/`` with the action server's environment (it reads ``NIVEL0_OUTBOX
     python -m actions.outbox list [--failed] [--kind handoff|unanswered]
     python -m actions.outbox retry ID
     python -m actions.outbox retry --all-failed
+    python -m actions.outbox erase --email ADDRESS
 
 ``retry`` only makes a row due again: the worker of a running action server sends it on its
 next pass (``NIVEL0_OUTBOX_POLL_SECONDS``). Retry after fixing the cause (the error is in the
 listing and in the action server's log): a payload the service refuses is refused again.
+
+``erase`` is the bot's part of a customer's erasure (the handoff service's ``privacy-erase``
+covers tickets, trackers and unanswered questions): it deletes that customer's undelivered
+handoffs and their conversations' unanswered questions from this host's outbox.
 """
 
 from __future__ import annotations
@@ -71,6 +76,12 @@ def cmd_retry(store: OutboxStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(store: OutboxStore, args: argparse.Namespace) -> int:
+    count = store.erase(args.email)
+    print(f"{count} rows erased from {store.path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="python -m actions.outbox", description=__doc__.split("\n")[0]
@@ -85,6 +96,9 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("id", nargs="?", type=int, help="the row's id (see list)")
     which.add_argument("--all-failed", action="store_true", help="every failed row")
     retry.set_defaults(run=cmd_retry)
+    erase = commands.add_parser("erase", help="delete a customer's undelivered rows")
+    erase.add_argument("--email", required=True, help="the customer's e-mail address")
+    erase.set_defaults(run=cmd_erase)
     return main
 
 

@@ -390,3 +390,25 @@ class OutboxStore:
             params += (row_id,)
         with self._transaction() as conn:
             return conn.execute(query, params).rowcount
+
+    def erase(self, email: str) -> int:
+        """Delete the customer's undelivered handoffs (their payload has ``email``, any letter
+        case) and the unanswered questions of those conversations; returns how many rows.
+        Delivered handoffs keep only the ticket number (their payload is purged on delivery),
+        which the handoff service's own erasure covers."""
+        with self._transaction() as conn:
+            conversations = [
+                row["conversation_id"]
+                for row in conn.execute(
+                    "SELECT conversation_id FROM outbox_rows WHERE kind = ? AND state != ? "
+                    "AND lower(json_extract(payload, '$.customer.email')) = lower(?)",
+                    (HANDOFF, DELIVERED, email.strip()),
+                )
+            ]
+            erased = 0
+            for conversation in conversations:
+                erased += conn.execute(
+                    "DELETE FROM outbox_rows WHERE conversation_id = ? AND (state != ? OR kind = ?)",
+                    (conversation, DELIVERED, UNANSWERED),
+                ).rowcount
+            return erased
