@@ -408,7 +408,8 @@ class OutboxStore:
             erased = 0
             for conversation in conversations:
                 erased += conn.execute(
-                    "DELETE FROM outbox_rows WHERE conversation_id = ? AND (state != ? OR kind = ?)",
+                    "DELETE FROM outbox_rows "
+                    "WHERE conversation_id = ? AND (state != ? OR kind = ?)",
                     (conversation, DELIVERED, UNANSWERED),
                 ).rowcount
             return erased
