@@ -35,9 +35,11 @@ from handoff_service.routers import (
     admin,
     agents,
     customers,
+    events,
     handoffs,
     health,
     privacy,
+    reports,
     unanswered,
 )
 from handoff_service.routers.errors import errors
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         handoffs.router,
         unanswered.router,
+        events.router,
+        reports.router,
         agents.router,
         customers.router,
         admin.router,

@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -215,6 +217,34 @@ class UnansweredQuestion(Base):
     text: Mapped[str] = mapped_column(Text)
     text_hash: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConversationEvent(Base):
+    """What happened in a bot conversation (vocabulary.EventKind), reported by any bot
+    replica through ``POST /v1/events``; the support metrics (handoff_service.reporting,
+    docs/metrics.md) are computed from these rows, the tickets and the ratings. ``sender`` is
+    the conversation id without its session start (ratelimit.sender_of): the same customer's
+    browser across conversations. No free text is stored."""
+
+    __tablename__ = "conversation_events"
+    __table_args__ = (
+        Index("ix_conversation_events_occurred_at", "occurred_at"),
+        Index("ix_conversation_events_conversation_id", "conversation_id"),
+        Index("ix_conversation_events_sender", "sender", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(32), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    article_id: Mapped[str | None] = mapped_column(String(120), default=None)
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    helpful: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    reason: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

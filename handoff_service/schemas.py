@@ -24,6 +24,7 @@ from handoff_service.sla import DueState, current_due_state
 from handoff_service.vocabulary import (
     Category,
     Channel,
+    EventKind,
     Feedback,
     HandoffReason,
     Language,
@@ -91,6 +92,19 @@ Phone = Annotated[
 ConversationId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")
 ]
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    """In UTC, as times are stored (a time with no UTC equivalent, such as the first hour of
+    year 1 at +01:00, is refused with a 422 rather than failing in the database)."""
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+
+
+#: A timezone-aware time, converted to UTC.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 QueueName = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 ]
@@ -202,7 +216,7 @@ class UnansweredIn(Strict):
     language: Language
     reason: UnansweredReason
     text: FreeText(MAX_MESSAGE_CHARS)  # type: ignore[valid-type]
-    occurred_at: AwareDatetime = Field(
+    occurred_at: UtcDatetime = Field(
         default_factory=_now, description="When the customer asked; default: on arrival."
     )
 
@@ -216,6 +230,51 @@ class UnansweredOut(BaseModel):
     reason: UnansweredReason
     text: str = Field(description="As stored: redacted.")
     occurred_at: dt.datetime
+
+
+# --- conversation events (bot -> service; docs/metrics.md) ---------------------------------
+
+MAX_EVENTS_PER_BATCH = 500
+ArticleId = Annotated[
+    str, StringConstraints(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+]
+
+
+class ConversationEventIn(Strict):
+    """One thing that happened in a conversation. ``event_id`` (the bot makes it, 32 hex
+    digits) is the idempotency key: a retried delivery is stored once. Which fields an event
+    has depends on its kind: ``article_id`` for article_shown, feedback and clarify_picked,
+    ``helpful`` for feedback, ``reason`` for handoff; ``score`` (the search's) is optional."""
+
+    event_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+    conversation_id: ConversationId
+    kind: EventKind
+    language: Language
+    occurred_at: UtcDatetime
+    article_id: ArticleId | None = None
+    score: float | None = Field(default=None, allow_inf_nan=False)
+    helpful: bool | None = None
+    reason: HandoffReason | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_the_kind(self) -> ConversationEventIn:
+        needs_article = {EventKind.ARTICLE_SHOWN, EventKind.FEEDBACK, EventKind.CLARIFY_PICKED}
+        if (self.article_id is not None) != (self.kind in needs_article):
+            raise ValueError(f"article_id is required for {sorted(needs_article)} and only then")
+        if (self.helpful is not None) != (self.kind is EventKind.FEEDBACK):
+            raise ValueError("helpful is required for feedback events and only then")
+        if (self.reason is not None) != (self.kind is EventKind.HANDOFF):
+            raise ValueError("reason is required for handoff events and only then")
+        return self
+
+
+class EventsIn(Strict):
+    events: list[ConversationEventIn] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+
+
+class EventsStored(BaseModel):
+    stored: int = Field(description="New events stored.")
+    duplicates: int = Field(description="Events already stored (a retried delivery).")
 
 
 # --- tickets ------------------------------------------------------------------------------
@@ -494,6 +553,142 @@ class TokenInfo(BaseModel):
     expires_at: dt.datetime | None = Field(description="Null: until revoked.")
     revoked_at: dt.datetime | None
     usable: bool = Field(description="Neither revoked nor expired: it authenticates now.")
+
+
+# --- reports (support metrics: handoff_service.reporting, docs/metrics.md) ------------------
+
+
+class ReportPeriod(BaseModel):
+    """What a report covers: the period ``[since, until)`` and, optionally, one language."""
+
+    since: UtcDatetime = Field(description="Start of the period (included).")
+    until: UtcDatetime = Field(description="End of the period (excluded); after since.")
+    language: Language | None = Field(
+        default=None, description="Only conversations (tickets) in this language."
+    )
+
+    @model_validator(mode="after")
+    def _until_after_since(self) -> Self:
+        if self.until <= self.since:
+            raise ValueError("until must be later than since")
+        return self
+
+
+class TicketReportPeriod(ReportPeriod):
+    queue: QueueName | None = Field(default=None, description="Only tickets now in this queue.")
+
+
+class Rate(BaseModel):
+    numerator: int
+    denominator: int
+    rate: float | None = Field(description="numerator / denominator; null when it is 0.")
+
+    @classmethod
+    def of(cls, numerator: int, denominator: int) -> Rate:
+        return cls(
+            numerator=numerator,
+            denominator=denominator,
+            rate=numerator / denominator if denominator else None,
+        )
+
+
+class OutcomeCount(BaseModel):
+    conversations: int
+    share: float | None = Field(
+        description="Of the period's conversations; null when there are none."
+    )
+
+
+class HandedOverCount(OutcomeCount):
+    by_reason: dict[HandoffReason, int] = Field(
+        description="By the reason of the conversation's first handoff (the ticket's when the "
+        "bot reported none); every reason is listed. Adds up to `conversations`."
+    )
+
+
+class Outcomes(BaseModel):
+    """One field per :class:`Outcome`; their ``conversations`` add up to the report's."""
+
+    handed_over: HandedOverCount
+    resolved_confirmed: OutcomeCount
+    resolved_assumed: OutcomeCount
+    abandoned: OutcomeCount
+
+
+class OutcomesReport(BaseModel):
+    period: ReportPeriod
+    return_days: int = Field(
+        description="HANDOFF_METRICS_RETURN_DAYS: a customer back on the same articles within "
+        "this many days makes a conversation abandoned, not resolved_assumed. The figures of a "
+        "period that ended less than this long ago can still change."
+    )
+    conversations: int = Field(description="Conversations that started in the period.")
+    outcomes: Outcomes
+    handoff_rate: Rate = Field(description="Handed-over conversations / conversations.")
+    clarify_pick_rate: Rate = Field(
+        description="Conversations where the customer picked one of the clarify buttons / "
+        "conversations that showed them."
+    )
+
+
+class ArticleHelpfulness(BaseModel):
+    article_id: str
+    shown: int = Field(description="Conversations of the period that showed it.")
+    helpful: int = Field(description="... whose latest feedback on it was yes.")
+    not_helpful: int = Field(description="... whose latest feedback on it was no.")
+    no_feedback: int = Field(description="... without feedback on it.")
+
+
+class ArticlesReport(BaseModel):
+    period: ReportPeriod
+    conversations: int = Field(description="Conversations that started in the period.")
+    articles: list[ArticleHelpfulness] = Field(description="Most shown first.")
+
+
+class Durations(BaseModel):
+    tickets: int = Field(description="Tickets the figures are computed over.")
+    median_seconds: float | None = Field(description="Null when there are no tickets.")
+    p90_seconds: float | None = Field(
+        description="90th percentile, linear interpolation (PostgreSQL's percentile_cont)."
+    )
+
+
+class FirstResponse(Durations):
+    without_reply: int = Field(description="Tickets of the period with no reply yet.")
+
+
+class DueDates(BaseModel):
+    met: int = Field(description="Resolved at or before the due date.")
+    missed: int = Field(description="Resolved after it, or open and past it.")
+    open_not_due: int = Field(description="Open and not due yet: not counted in met_rate.")
+    met_rate: float | None = Field(description="met / (met + missed); null when both are 0.")
+
+
+class DueDatesReport(BaseModel):
+    total: DueDates
+    by_queue: dict[str, DueDates] = Field(description="By the ticket's current queue.")
+    by_request_type: dict[RequestType, DueDates]
+
+
+class Satisfaction(BaseModel):
+    average: float | None = Field(
+        description="Mean of each rated ticket's latest rating (1-5); null when none is rated."
+    )
+    response_rate: Rate = Field(description="Rated tickets / tickets resolved at least once.")
+
+
+class TicketReport(BaseModel):
+    period: TicketReportPeriod
+    tickets: int = Field(description="Tickets created in the period.")
+    first_response: FirstResponse = Field(
+        description="Creation -> the first agent reply to the customer."
+    )
+    resolution: Durations = Field(description="Creation -> resolution, of resolved tickets.")
+    due_dates: DueDatesReport
+    satisfaction: Satisfaction
+    reopen_rate: Rate = Field(
+        description="Tickets reopened after a resolution / tickets resolved at least once."
+    )
 
 
 # --- personal data (privacy.py) -------------------------------------------------------------

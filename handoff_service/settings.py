@@ -213,6 +213,14 @@ class Settings(BaseSettings):
         description='A ticket due within this many hours is flagged "due soon" in the queue and '
         "announced once by e-mail to its queue's agents.",
     )
+    metrics_return_days: int = Field(
+        default=3,
+        ge=0,
+        description="Support metrics (GET /v1/reports/outcomes, docs/metrics.md): a "
+        "conversation that showed an article without negative feedback or handoff counts as "
+        "resolved (assumed) unless the same customer starts another conversation showing one "
+        "of its articles less than this many days later (then: abandoned); 0: no such check.",
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where the rate-limit counters live: memory:// (this process only) or a "

@@ -108,6 +108,27 @@ class InboundStatus(StrEnum):
     DISCARDED = "discarded"  # a held message an agent threw away
 
 
+class EventKind(StrEnum):
+    """What happened in a conversation, as the bot reports it (docs/metrics.md)."""
+
+    CONVERSATION_STARTED = "conversation_started"  # the conversation's first customer message
+    ARTICLE_SHOWN = "article_shown"  # an article answered the customer (article_id, score)
+    FEEDBACK = "feedback"  # the customer said whether the article helped (article_id, helpful)
+    CLARIFY_SHOWN = "clarify_shown"  # several candidate articles offered as buttons
+    CLARIFY_PICKED = "clarify_picked"  # the customer chose one of them (article_id)
+    FALLBACK = "fallback"  # the bot had no article for the question
+    HANDOFF = "handoff"  # handed over to a person (reason)
+
+
+class Outcome(StrEnum):
+    """A conversation's one outcome: the first of these that applies (docs/metrics.md)."""
+
+    HANDED_OVER = "handed_over"  # a handoff event, or a ticket for the conversation
+    RESOLVED_CONFIRMED = "resolved_confirmed"  # the customer said an article helped
+    RESOLVED_ASSUMED = "resolved_assumed"  # an article, no "no" to the last one, no return
+    ABANDONED = "abandoned"  # everything else: left without an answer
+
+
 class PrivacyAction(StrEnum):
     EXPORT = "export"  # everything stored about a customer, handed to them
     ERASE = "erase"  # all of it deleted

@@ -96,11 +96,13 @@ def _start_main() -> None:
 
 @pluggy.HookimplMarker("rasa_sdk")
 def attach_sanic_app_extensions(app: Sanic) -> None:
-    """rasa_sdk's plugin hook: the worker's ``/health`` waits for the knowledge base, and its
-    ``/webhook`` answers only calls carrying the shared secret."""
-    from actions import kb, security, settings
+    """rasa_sdk's plugin hook: the worker's ``/health`` waits for the knowledge base, its
+    ``/webhook`` answers only calls carrying the shared secret, and ``/metrics`` serves its
+    Prometheus metrics (``actions.metrics``)."""
+    from actions import kb, metrics, security, settings
 
     kb.attach_readiness(app)
+    metrics.attach(app)
     secret = settings.get_settings().action_secret  # the main process refuses to start without
     security.attach_secret_check(app, secret.get_secret_value() if secret else None)
 

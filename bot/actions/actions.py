@@ -33,13 +33,16 @@ from actions.conversation import (
     shown_articles,
     with_feedback,
 )
+from actions.events import is_first_message, record_event
 from actions.gaps import FALLBACK, NEGATIVE_FEEDBACK, record_gap
 from actions.handoff import announce_ticket, start_handoff, submit_handoff
 from actions.handoff_payload import conversation_id
 from actions.language import resolve_language
+from actions.metrics import SEARCH_BANDS
 from actions.sensitive import contains_personal_data, is_sensitive
 from actions.settings import get_settings
 from handoff_service.redaction import redact
+from handoff_service.vocabulary import EventKind
 from knowledge.articles import Article
 from knowledge.search import Band, Hit, SearchOutcome
 from knowledge.service import KnowledgeService
@@ -77,6 +80,8 @@ class ActionAnnounceTicket(ValidationAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        if is_first_message(tracker):
+            record_event(tracker, EventKind.CONVERSATION_STARTED)
         return announce_ticket(dispatcher, tracker, domain, current_language(tracker))
 
 
@@ -121,6 +126,8 @@ class ActionShowArticle(Action):
         if article is None:
             dispatcher.utter_message(response="utter_article_not_found")
             return []
+        if article_id in candidates:
+            record_event(tracker, EventKind.CLARIFY_PICKED, article_id=article.id)
         remaining = [c for c in candidates if c != article_id]
         question = tracker.get_slot(LAST_QUESTION)
         return [
@@ -147,6 +154,7 @@ class ActionFeedbackYes(Action):
         if not pending:
             return answer_question(dispatcher, tracker, domain, is_question=False)
         dispatcher.utter_message(response="utter_glad_to_help")
+        record_event(tracker, EventKind.FEEDBACK, article_id=pending, helpful=True)
         return [
             SlotSet(KB_ARTICLES, with_feedback(shown_articles(tracker), pending, HELPFUL)),
             SlotSet(PENDING_FEEDBACK, None),
@@ -173,6 +181,7 @@ class ActionFeedbackNo(Action):
                 return start_handoff(dispatcher, tracker, "no_matching_article")
             return answer_question(dispatcher, tracker, domain, is_question=False)
         articles = with_feedback(shown_articles(tracker), pending, NOT_HELPFUL)
+        record_event(tracker, EventKind.FEEDBACK, article_id=pending, helpful=False)
         events: list[EventType] = [SlotSet(KB_ARTICLES, articles)]
         question = tracker.get_slot(LAST_QUESTION)
         language = current_language(tracker)
@@ -271,6 +280,7 @@ def answer_question(
         # The customer must not be left without a reply: say "not sure", offer a person.
         logger.exception("knowledge-base search failed; answering with the fallback")
         outcome = SearchOutcome(Band.FALLBACK, [], "search_error")
+    SEARCH_BANDS.labels(outcome.band.value, language).inc()
     logger.info(
         "search band=%s reason=%s hits=%s",
         outcome.band,
@@ -293,10 +303,12 @@ def answer_question(
         none_title = response_text(domain, "utter_none_of_these", language)
         buttons.append({"title": none_title, "payload": "/deny"})
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        record_event(tracker, EventKind.CLARIFY_SHOWN)
         ids = [h.article.id for h in outcome.hits]
         return [*events, SlotSet(KB_CANDIDATES, ids), SlotSet(PENDING_FEEDBACK, None)]
     if question and is_question:
         record_gap(question, language, FALLBACK, conversation_id(tracker))
+    record_event(tracker, EventKind.FALLBACK)
     dispatcher.utter_message(response="utter_fallback")
     return [*events, SlotSet(KB_CANDIDATES, []), SlotSet(PENDING_FEEDBACK, None)]
 
@@ -321,6 +333,12 @@ def show_article(
         response="utter_answer", title=article.title, summary=article.summary, url=url
     )
     dispatcher.utter_message(response="utter_ask_feedback")
+    record_event(
+        tracker,
+        EventKind.ARTICLE_SHOWN,
+        article_id=article.id,
+        score=None if score is None else round(score, 4),
+    )
     shown: ShownArticle = {
         "article_id": article.id,
         "title": article.title,

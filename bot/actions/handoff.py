@@ -44,13 +44,15 @@ from actions.conversation import (
     current_language,
     latest_text,
 )
+from actions.events import record_event
 from actions.gaps import HANDOFF, record_gap
 from actions.handoff_client import HandoffResult
-from actions.handoff_payload import build_handoff_payload, conversation_id
+from actions.handoff_payload import build_handoff_payload, conversation_id, service_reason
 from actions.outbox import OutboxEntry, default_outbox
 from actions.settings import get_settings
 from actions.ticket_text import queue_text
 from handoff_service.i18n import due_text
+from handoff_service.vocabulary import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +182,8 @@ async def submit_handoff(
         dispatcher.utter_message(response="utter_handoff_failed")
         return done
     language = current_language(tracker)
+    if not entry.rejected:
+        record_event(tracker, EventKind.HANDOFF, reason=service_reason(reason))
     if entry.ticket is not None:
         params = ticket_message_params(domain, entry.ticket, language)
         dispatcher.utter_message(response="utter_handoff_created", **params)

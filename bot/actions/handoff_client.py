@@ -145,6 +145,10 @@ class HandoffClient:
         """Record an unanswered question (``UnansweredIn``; a replay is answered 200)."""
         self._post_as_bot("/v1/unanswered", payload)
 
+    def record_events(self, events: list[dict[str, Any]]) -> None:
+        """Record a batch of conversation events (``EventsIn``; known ids are skipped)."""
+        self._post_as_bot("/v1/events", {"events": events}, ok=(200,))
+
     def sender_update(self, sender: str) -> SenderUpdate | None:
         """The newest open ticket handed off from the chat ``sender``; ``None`` when it has
         none. Asking does not mark its replies as seen (:meth:`mark_seen` does)."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import AwareDatetime
 
 from handoff_service import unanswered
 from handoff_service.dependencies import Agent, Bot, DbSession
 from handoff_service.routers.errors import errors
-from handoff_service.schemas import UnansweredIn, UnansweredOut, UnansweredReason
+from handoff_service.schemas import UnansweredIn, UnansweredOut, UnansweredReason, UtcDatetime
 from handoff_service.vocabulary import Language
 
 router = APIRouter(prefix="/v1/unanswered", tags=["unanswered"])
@@ -40,8 +39,8 @@ def record_unanswered(
 def list_unanswered(
     session: DbSession,
     _agent: Agent,
-    since: Annotated[AwareDatetime | None, Query(description="occurred at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="occurred before")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="occurred at or after")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="occurred before")] = None,
     language: Language | None = None,
     reason: UnansweredReason | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,

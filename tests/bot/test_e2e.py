@@ -220,3 +220,24 @@ def test_an_oversized_chat_message_is_refused_before_nlu(servers: ChatServers) -
     # a long but ordinary message still gets an answer
     chat = Chat(servers)
     assert texts(chat.say("my order has not arrived " * 40))
+
+
+def test_the_action_server_serves_its_prometheus_metrics(servers: ChatServers) -> None:
+    def metrics() -> dict[str, float]:
+        body = httpx.get(f"{servers.action_url}/metrics", timeout=30).text
+        return {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in body.splitlines()
+            if line and not line.startswith("#")
+        }
+
+    def searches(values: dict[str, float]) -> float:
+        return values.get('nivel0_action_duration_seconds_count{action="action_search_kb"}', 0.0)
+
+    before = metrics()
+    Chat(servers).say("how can I track my package?")
+    after = metrics()
+    assert searches(after) == searches(before) + 1
+    bands = [key for key in after if key.startswith("nivel0_search_band_total{")]
+    assert bands and all('language="en"' in key or 'language="es"' in key for key in bands)
+    assert "nivel0_outbox_events_pending" in after

@@ -113,6 +113,13 @@ def test_handoff_form_ticket_and_status_in_a_later_conversation(
 
     wait_until(lambda: reported() == {"negative_feedback", "handoff"}, "the gap reports")
 
+    def events() -> list[str]:  # the conversation's events, delivered by the outbox's worker
+        return [kind for c, kind in service.conversation_events() if c == ticket["conversation_id"]]
+
+    expected = ["conversation_started", "article_shown", "feedback", "article_shown"]
+    wait_until(lambda: events()[-1:] == ["handoff"], "the conversation's events")
+    assert events() == [*expected, "feedback", "handoff"]
+
     later = Chat(servers, "es")  # a new conversation asks about the ticket
     reply = later.say(f"¿Cómo va mi ticket {number}?")
     assert reply[-1].startswith("¿A qué correo electrónico"), reply

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -119,6 +121,14 @@ class HandoffServiceProcess:
     def api(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.admin_token}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def conversation_events(self) -> list[tuple[str, str]]:
+        """(conversation id, kind) of every stored conversation event, in arrival order (read
+        from the service's SQLite file: the API reports figures, not events)."""
+        path = self.database_url.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(path)) as conn:
+            query = "SELECT conversation_id, kind FROM conversation_events ORDER BY id"
+            return [(conversation, kind) for conversation, kind in conn.execute(query)]
 
     def tickets_per_conversation(self) -> Counter[str]:
         counts: Counter[str] = Counter()

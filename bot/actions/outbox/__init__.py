@@ -2,7 +2,9 @@
 being down, slow or unreachable, and the action server's own restart.
 
 Two kinds of rows: handoffs (``POST /v1/handoffs``; the customer is told the ticket number
-once it is delivered) and unanswered questions (``POST /v1/unanswered``, read by ``kb gaps``).
+once it is delivered) and unanswered questions (``POST /v1/unanswered``, read by ``kb gaps``);
+and, in a table of their own, conversation events (``POST /v1/events``, in batches: the support
+metrics, docs/metrics.md).
 The outbox is the action server's only state, and only for durability: once delivered, the
 facts live in the handoff service.
 

@@ -23,6 +23,12 @@ first rebuilt with half the size (oldest transcript turns left out, see
 ``actions.handoff_payload.fit_body_limit``) and sent again; only one that cannot shrink more
 becomes ``failed``. A delivered row's body is purged (``actions.outbox.store``).
 
+Conversation events (``POST /v1/events``, the support metrics: docs/metrics.md) are validated
+as ``ConversationEventIn``, stored in their own table and sent by the worker in batches of
+``EVENT_BATCH``; the service skips ids it has, so a batch sent twice is stored once. A batch
+that is not delivered, or rejected (a service with another schema: logged at ERROR), is
+retried with the same backoff; a delivered event is deleted.
+
 The delay before retry *n* (1-based) is drawn uniformly from ``[d/2, d]`` with
 ``d = min(max, base * 2**(n-1))`` (jitter spreads the retries of many rows and processes).
 """
@@ -51,9 +57,12 @@ from actions.outbox.store import (
     OutboxStore,
 )
 from actions.settings import ActionSettings
-from handoff_service.schemas import HandoffIn, UnansweredIn
+from handoff_service.schemas import ConversationEventIn, HandoffIn, UnansweredIn
 
 logger = logging.getLogger(__name__)
+
+#: Conversation events per ``POST /v1/events`` (the service takes up to 500).
+EVENT_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -143,7 +152,29 @@ class Outbox:
         key = unanswered_key(payload)
         return self.store.put_pending(UNANSWERED, key, payload["conversation_id"], body)
 
+    def submit_event(self, event: dict[str, Any]) -> None:
+        """Validate and store a conversation event for the worker to send. Raises
+        ``pydantic.ValidationError`` (nothing stored) when ``ConversationEventIn`` refuses it."""
+        model = ConversationEventIn.model_validate_json(_json(event))
+        self.store.put_event(model.event_id, model.model_dump_json(exclude_none=True))
+
     # --- delivering -------------------------------------------------------------------------
+
+    def deliver_events(self) -> bool:
+        """Send the due events in batches; False at the first batch not delivered."""
+        while batch := self.store.claim_events(EVENT_BATCH, self.settings.lease):
+            ids = [row_id for row_id, _ in batch]
+            try:
+                self.client.record_events([event for _, event in batch])
+            except Exception as exc:
+                if isinstance(exc, HandoffRejected):
+                    logger.error("%d conversation events rejected, kept: %s", len(ids), exc)
+                else:
+                    logger.warning("%d conversation events kept in the outbox: %s", len(ids), exc)
+                self.store.events_failed(ids, str(exc), self.settings.backoff)
+                return False
+            self.store.events_delivered(ids)
+        return True
 
     def _deliver(self, claim: Claim) -> bool:
         """Send one claimed row; True when it was delivered or rejected (not to retry now)."""
@@ -199,7 +230,8 @@ class Outbox:
         return replace(claim, payload=smaller)
 
     def run_pending(self, stop: threading.Event | None = None) -> int:
-        """Deliver the rows that are due, one after the other; returns how many were tried.
+        """Deliver the rows that are due, one after the other, then the due conversation
+        events in batches; returns how many rows were tried.
 
         A pass stops at the first temporary failure (the service is probably down, so the
         other rows wait for the next pass instead of each costing a timeout now) and when
@@ -212,7 +244,9 @@ class Outbox:
                 break
             tried += 1
             if not self._deliver(claim):
-                break
+                return tried
+        if stop is None or not stop.is_set():
+            self.deliver_events()
         return tried
 
     # --- background worker ------------------------------------------------------------------

@@ -76,6 +76,17 @@ CREATE TABLE IF NOT EXISTS outbox_rows (
     UNIQUE (kind, key)
 );
 CREATE INDEX IF NOT EXISTS outbox_rows_due ON outbox_rows (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS outbox_events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id        TEXT NOT NULL UNIQUE,
+    payload         TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    claimed_until   REAL,
+    last_error      TEXT,
+    created_at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_events_due ON outbox_events (next_attempt_at);
 """
 
 # The table of earlier versions (handoffs only, keyed by conversation): its rows are moved over.
@@ -413,3 +424,53 @@ class OutboxStore:
                     (conversation, DELIVERED, UNANSWERED),
                 ).rowcount
             return erased
+
+    # --- conversation events (sent in batches, deleted once delivered) ----------------------
+
+    def put_event(self, event_id: str, body: str) -> None:
+        """Store one conversation event for the worker to send (a repeated id is ignored)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO outbox_events (event_id, payload, next_attempt_at, "
+                "created_at) VALUES (?, ?, 0, ?)",
+                (event_id, body, time.time()),
+            )
+
+    def claim_events(self, limit: int, lease: float) -> list[tuple[int, dict[str, Any]]]:
+        """Take up to ``limit`` due events, oldest first, for ``lease`` seconds: (id, event)."""
+        now = time.time()
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, payload FROM outbox_events WHERE next_attempt_at <= ? "
+                "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE outbox_events SET claimed_until = ? WHERE id = ?",
+                [(now + lease, row["id"]) for row in rows],
+            )
+        return [(row["id"], json.loads(row["payload"])) for row in rows]
+
+    def events_delivered(self, ids: list[int]) -> None:
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM outbox_events WHERE id = ?", [(i,) for i in ids])
+
+    def events_failed(self, ids: list[int], error: str, delay: Callable[[int], float]) -> None:
+        """Not delivered: each event is due again after its backoff."""
+        now = time.time()
+        with self._transaction() as conn:
+            for row_id in ids:
+                attempts = conn.execute(
+                    "UPDATE outbox_events SET attempts = attempts + 1, claimed_until = NULL, "
+                    "last_error = ? WHERE id = ? RETURNING attempts",
+                    (error[:MAX_ERROR_CHARS], row_id),
+                ).fetchone()["attempts"]
+                conn.execute(
+                    "UPDATE outbox_events SET next_attempt_at = ? WHERE id = ?",
+                    (now + delay(attempts), row_id),
+                )
+
+    def pending_events(self) -> int:
+        """Events waiting to be delivered."""
+        with closing(self._connect()) as conn:
+            return int(conn.execute("SELECT count(*) FROM outbox_events").fetchone()[0])
