@@ -26,7 +26,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 RASA_SOURCES := $(shell find bot/config.yml bot/domain.yml bot/data intents -type f 2>/dev/null)
 
 
-.PHONY: help venv finetune index train run test test-fast lint validate eval bench bench-chat bench-search bench-handoff bench-redaction bench-scale lock lock-rasa clean
+.PHONY: help venv finetune index train run test test-fast lint validate eval bench bench-chat bench-search bench-handoff bench-redaction bench-reports bench-scale lock lock-rasa clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -102,6 +102,10 @@ bench-handoff: $(VENV)/.installed ## handoff creation, 20 clients, SQLite and Po
 
 bench-redaction: $(VENV)/.installed ## redaction of a 1 MB transcript, before/after, and /healthz meanwhile -> var/reports/bench_redaction.json
 	$(PY) scripts/bench_redaction.py
+
+bench-reports: $(VENV)/.installed ## support reports over a generated month (100,000 conversations, PostgreSQL) -> var/reports/bench_reports.json
+	scripts/ensure_services.sh
+	$(PY) scripts/bench_reports.py
 
 bench-scale: $(FINETUNED) ## a synthetic 10,000-article KB: index, update, memory, search -> var/reports/bench_scale.json
 	$(PY) scripts/bench_scale.py

@@ -1,0 +1,108 @@
+"""Benchmark (not a test): the support reports (``GET /v1/reports/outcomes|articles|tickets``)
+over a generated month on PostgreSQL.
+
+A fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards), the service on uvicorn,
+then ``scripts/generate_month.py`` posts ``--conversations`` conversations through the API
+(events, handoffs, agents' replies and resolutions, ratings); each report of the month is then
+asked ``--repeat`` times over HTTP. Writes latency percentiles per report to
+var/reports/bench_reports.json. Goal: each answers in <= 200 ms at 100,000 conversations.
+
+    .venv/bin/python scripts/bench_reports.py [--conversations 100000] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from scripts import generate_month  # noqa: E402
+from scripts.bench_handoff import (  # noqa: E402
+    PYTHON,
+    bot_token,
+    postgres_database,
+    running_service,
+    service_env,
+)
+from scripts.benchlib import latency_summary  # noqa: E402
+
+GOAL_MS = 200.0
+REPORTS = ("outcomes", "articles", "tickets")
+END = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+
+
+def admin_token(env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [PYTHON, "-m", "handoff_service.cli", "create-admin", "bench-admin"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports" / "bench_reports.json")
+    args = parser.parse_args()
+
+    with postgres_database() as database:
+        env = service_env(database)
+        bot = bot_token(env)  # also runs the migrations on the fresh database
+        admin = admin_token(env)
+        os.environ["DATABASE_URL"] = database  # the generator's ratings
+        with running_service(env, workers=1) as base:
+            started = time.perf_counter()
+            counts = generate_month.generate(base, bot, admin, args.conversations, END, seed=7)
+            generated_s = time.perf_counter() - started
+            period = {"since": (END - dt.timedelta(days=30)).isoformat(), "until": END.isoformat()}
+            results = {}
+            with httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {admin}"}, timeout=600
+            ) as client:
+                for report in REPORTS:
+                    samples = []
+                    for _ in range(args.repeat):
+                        start = time.perf_counter()
+                        response = client.get(f"/v1/reports/{report}", params=period)
+                        samples.append((time.perf_counter() - start) * 1000)
+                        response.raise_for_status()
+                    summary = latency_summary(samples)
+                    results[report] = {**summary, "goal_met": summary["p95_ms"] <= GOAL_MS}
+                    print(report, json.dumps(results[report]), flush=True)
+                outcomes = client.get("/v1/reports/outcomes", params=period).json()
+    report = {
+        "benchmark": "GET /v1/reports/* for a generated month, PostgreSQL, over HTTP",
+        "goal": f"p95 <= {GOAL_MS} ms at 100,000 conversations",
+        "generated": {**counts, "seconds": round(generated_s, 1)},
+        "conversations_in_report": outcomes["conversations"],
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_at_end": os.getloadavg(),
+            "python": platform.python_version(),
+        },
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
