@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -390,5 +391,31 @@ def erase(settings: Settings, session: Session, email: str, actor: str) -> dict[
     )
     for ticket in found:
         session.expunge(ticket)
+    counts.update(_erase_from_outboxes(settings, email))
     _log_request(settings, session, PrivacyAction.ERASE, actor, email, counts)
+    return counts
+
+
+def _erase_from_outboxes(settings: Settings, email: str) -> dict[str, int]:
+    """Ask every configured action server to delete the customer's undelivered handoffs from
+    its outbox; ``outbox_rows`` deleted, and ``action_servers_unreachable`` when one could not
+    be asked (logged: erase again once it is back, the call is idempotent)."""
+    urls = settings.action_server_urls.split()
+    if not urls:
+        return {}
+    secret = settings.action_secret.get_secret_value() if settings.action_secret else ""
+    counts = {"outbox_rows": 0, "action_servers_unreachable": 0}
+    for url in urls:
+        try:
+            response = httpx.post(
+                f"{url.rstrip('/')}/privacy/erase",
+                json={"email": email},
+                headers={"Authorization": f"Bearer {secret}"},
+                timeout=10,
+            )
+            response.raise_for_status()
+            counts["outbox_rows"] += int(response.json()["outbox_rows"])
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            logger.warning("erasure: action server %s not asked: %s", url, exc)
+            counts["action_servers_unreachable"] += 1
     return counts

@@ -309,6 +309,18 @@ class Settings(BaseSettings):
         "privacy requests (HMAC-SHA256 of a per-row salt and the address); unset: salted only, "
         "so whoever reads the log can test a guessed address. Set it in production.",
     )
+    action_server_urls: str = Field(
+        default="",
+        description="Base URLs of the bot's action servers, space-separated (one per host "
+        "with an outbox, e.g. http://127.0.0.1:5055): a customer's erasure also deletes their "
+        "undelivered handoffs from each one's outbox (POST <url>/privacy/erase); empty: no "
+        "action server is asked (`make run` sets the local one).",
+    )
+    action_secret: SecretStr | None = Field(
+        default=None,
+        description="The action servers' shared secret (their NIVEL0_ACTION_SECRET), sent with "
+        "the erasure call.",
+    )
     log_level: str = Field(default="INFO", description="Level of the JSON logs on stderr.")
     host: str = Field(default="127.0.0.1", description="Address `cli serve` listens on.")
     port: int = Field(default=8000, description="Port `cli serve` listens on.")

@@ -81,6 +81,9 @@ if [ -z "${NIVEL0_ACTION_SECRET:-}" ]; then
     NIVEL0_ACTION_SECRET="$(cat "$SECRETS/action-secret")"
 fi
 export NIVEL0_ACTION_SECRET
+# A customer's erasure in the handoff service also empties their rows from this outbox.
+export HANDOFF_ACTION_SECRET="${HANDOFF_ACTION_SECRET:-$NIVEL0_ACTION_SECRET}"
+export HANDOFF_ACTION_SERVER_URLS="${HANDOFF_ACTION_SERVER_URLS:-http://localhost:${ACTION_SERVER_PORT}}"
 echo "agent console   -> http://localhost:${HANDOFF_PORT}/console  (admin token: var/secrets/admin-token)"
 
 trap 'trap - EXIT INT TERM; kill 0 2>/dev/null; wait' EXIT INT TERM

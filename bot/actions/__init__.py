@@ -97,14 +97,15 @@ def _start_main() -> None:
 @pluggy.HookimplMarker("rasa_sdk")
 def attach_sanic_app_extensions(app: Sanic) -> None:
     """rasa_sdk's plugin hook: the worker's ``/health`` waits for the knowledge base, its
-    ``/webhook`` answers only calls carrying the shared secret, and ``/metrics`` serves its
-    Prometheus metrics (``actions.metrics``)."""
+    ``/webhook`` (and the handoff service's ``/privacy/erase``) answers only calls carrying the
+    shared secret, and ``/metrics`` serves its Prometheus metrics (``actions.metrics``)."""
     from actions import kb, metrics, security, settings
 
     kb.attach_readiness(app)
     metrics.attach(app)
     secret = settings.get_settings().action_secret  # the main process refuses to start without
     security.attach_secret_check(app, secret.get_secret_value() if secret else None)
+    security.attach_privacy_erase(app)
 
 
 def _start_server() -> None:

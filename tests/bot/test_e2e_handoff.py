@@ -19,8 +19,8 @@ import httpx
 import pytest
 from actions.outbox import HANDOFF, UNANSWERED, OutboxStore
 
-from tests.bot.servers import TRAIN_HINT, ChatServers, latest_model
-from tests.support import WAIT_SECONDS, HandoffServiceProcess, wait_until
+from tests.bot.servers import ACTION_SECRET, TRAIN_HINT, ChatServers, latest_model
+from tests.support import WAIT_SECONDS, HandoffServiceProcess, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,14 @@ def stack(
     if model is None:
         pytest.fail(TRAIN_HINT, pytrace=False)
     workdir = tmp_path_factory.mktemp("e2e-handoff")
-    service = HandoffServiceProcess(workdir)
+    action_port = free_port()  # the service's erasure asks this action server too
+    service = HandoffServiceProcess(
+        workdir,
+        env={
+            "HANDOFF_ACTION_SERVER_URLS": f"http://127.0.0.1:{action_port}",
+            "HANDOFF_ACTION_SECRET": ACTION_SECRET,
+        },
+    )
     service.start()
     outbox_path = workdir / "outbox.db"
     env = {
@@ -49,7 +56,9 @@ def stack(
         "NIVEL0_OUTBOX_POLL_SECONDS": "0.2",
     }
     try:
-        with ChatServers(log_dir=workdir / "logs", model=model, env=env) as servers:
+        with ChatServers(
+            log_dir=workdir / "logs", model=model, env=env, action_port=action_port
+        ) as servers:
             yield servers, service, outbox_path
     finally:
         service.stop()
@@ -215,6 +224,36 @@ def test_a_card_a_dni_and_an_iban_typed_in_the_chat_are_stored_nowhere(
     for name, text in stored.items():
         assert not [n for n in RAW if n in text], name
     assert stored_anywhere(outbox_path.parent, RAW) == []
+
+
+def test_one_erasure_call_covers_the_tickets_and_the_bots_outbox(
+    stack: tuple[ChatServers, HandoffServiceProcess, Path],
+) -> None:
+    """A customer with a ticket and a handoff still waiting in the bot's outbox (the service is
+    down, so it stays there): one erasure (the service's CLI, the same function as ``POST
+    /v1/privacy/erase``) deletes both, the second through the action server."""
+    servers, service, outbox_path = stack
+    if not service.running:
+        service.start()
+    delivered, waiting = Chat(servers), Chat(servers)
+    for chat, email in ((delivered, "marta.ruiz@example.com"), (waiting, "Marta.Ruiz@example.com")):
+        if chat is waiting:
+            service.stop()
+        for text in ("I want to talk to a person", "Marta Ruiz", email, "My TV does not turn on"):
+            chat.say(text)
+        chat.say("yes")
+    outbox = OutboxStore(outbox_path)
+    assert [
+        e.state for e in outbox.entries(HANDOFF) if e.conversation_id.startswith(waiting.sender)
+    ] == ["pending"]
+
+    counts = json.loads(service.cli("privacy-erase", "--email", "marta.ruiz@example.com"))
+
+    assert counts["tickets"] == 1 and counts["action_servers_unreachable"] == 0
+    assert counts["outbox_rows"] >= 1
+    assert not [e for e in outbox.entries() if e.conversation_id.startswith(waiting.sender)]
+    service.start()
+    assert tickets_of(service, waiting.sender) == {} and tickets_of(service, delivered.sender) == {}
 
 
 def hand_off_while_down(chat: Chat, index: int) -> list[str]:
