@@ -23,7 +23,8 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Exists, Row, Select, Subquery, and_, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -50,6 +51,7 @@ from handoff_service.schemas import (
 from handoff_service.vocabulary import EventKind, HandoffReason, Outcome, Visibility
 
 E = ConversationEvent
+P = TypeVar("P", bound=ReportPeriod)
 #: One event of a conversation: ``kind, article_id, helpful, reason`` (and more columns).
 EventRow = Row[Any]
 
@@ -472,3 +474,21 @@ def tickets(session: Session, period: TicketReportPeriod, now: dt.datetime) -> T
         satisfaction=satisfaction(session, period, resolved),
         reopen_rate=reopen_rate(session, period, resolved),
     )
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+
+def weeks(period: P, zone: ZoneInfo) -> list[P]:
+    """``period`` cut into weeks from its start: seven days of the calendar of ``zone`` each
+    (wall-clock: a week with a daylight-saving change has 167 or 169 hours), the last one
+    ending at ``until`` and possibly shorter; each keeps the period's filters. A conversation
+    (ticket) of the period is in exactly one of them."""
+    cuts = []
+    start = period.since.astimezone(zone)
+    while start < period.until:
+        end = min(start + dt.timedelta(days=7), period.until).astimezone(zone)
+        update = {"since": start.astimezone(dt.UTC), "until": end.astimezone(dt.UTC)}
+        cuts.append(period.model_copy(update=update))
+        start = end
+    return cuts

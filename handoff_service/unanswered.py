@@ -1,11 +1,13 @@
-"""Unanswered questions: recorded once per (conversation, reason, text), listed newest first."""
+"""Unanswered questions: recorded once per (conversation, reason, text), listed newest first
+or grouped by text, most asked first."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import desc, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -76,3 +78,37 @@ def list_unanswered(
         query = query.where(UnansweredQuestion.reason == reason)
     query = query.order_by(UnansweredQuestion.occurred_at.desc(), UnansweredQuestion.id.desc())
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+@dataclass(frozen=True)
+class FrequentQuestion:
+    """One redacted text with the number of conversations that asked it and the last time."""
+
+    text: str
+    conversations: int
+    last_asked: dt.datetime
+
+
+def most_frequent(
+    session: Session,
+    since: dt.datetime,
+    until: dt.datetime,
+    language: Language | None = None,
+    limit: int = 20,
+) -> list[FrequentQuestion]:
+    """The texts asked in ``[since, until)`` (in ``language``, if given), each with the
+    conversations that asked it (a conversation asking it with several reasons counts once):
+    most asked first, then the most recently asked."""
+    q = UnansweredQuestion
+    conversations = func.count(func.distinct(q.conversation_id)).label("conversations")
+    last_asked = func.max(q.occurred_at).label("last_asked")
+    query = (
+        select(q.text, conversations, last_asked)
+        .where(q.occurred_at >= since, q.occurred_at < until)
+        .group_by(q.text_hash, q.text)
+        .order_by(desc(conversations), desc(last_asked), q.text)
+        .limit(limit)
+    )
+    if language is not None:
+        query = query.where(q.language == language.value)
+    return [FrequentQuestion(*row) for row in session.execute(query)]

@@ -35,6 +35,16 @@ def duration(seconds: int) -> str:
     return f"{minutes} min" if minutes else "less than a minute"
 
 
+def percent(fraction: float | None) -> str:
+    """'42.5 %'; '—' for a rate with nothing to count (null in the reports)."""
+    return "—" if fraction is None else f"{fraction * 100:.1f} %"
+
+
+def day(value: dt.date) -> str:
+    """A calendar day as the console writes it: 'Mon 02 Nov 2026'."""
+    return value.strftime("%a %d %b %Y")
+
+
 def time_left(ticket: Ticket, now: dt.datetime) -> str:
     """'2 d 3 h left' / 'overdue by 4 h 10 min' for open tickets, 'clock paused (waiting on the
     customer)' while the due-date clock stands still; the status otherwise."""
@@ -111,12 +121,13 @@ def _article_url(context: Context, article_id: str, language: str) -> str | None
 def register(env: Environment) -> None:
     """Make the console's formatting available to its templates:
 
-    ``moment|local_time``, ``value|event_value(key)``, ``ticket|time_left(now)``,
+    ``moment|local_time``, ``date|day``, ``value|event_value(key)``, ``ticket|time_left(now)``,
     ``language|language_name``, ``article_id|article_url(language)``, ``address|mailto`` and
     the test ``ticket is overdue(now)``.
     """
     env.filters.update(
         local_time=_local_time,
+        day=day,
         event_value=_event_value,
         time_left=time_left,
         language_name=LANGUAGE_NAMES.__getitem__,

@@ -25,6 +25,7 @@ from handoff_service.context import AppContext
 from handoff_service.dependencies import Ctx, DbSession
 from handoff_service.models import ConsoleSession
 from handoff_service.ratelimit import RateLimited, Scope, client_address
+from handoff_service.vocabulary import Role
 
 SESSION_COOKIE = "n0_console"
 LOGIN_COOKIE = "n0_console_login"
@@ -83,6 +84,17 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 Login = Annotated[ConsoleSession, Depends(current_session)]
 Form = Annotated[dict[str, str], Depends(form_fields)]
+
+
+def admin_session(row: Login) -> ConsoleSession:
+    """The session, if its account is an admin's; an agent gets the console's 403 page (as the
+    API answers 403 to an agent's token on admin endpoints)."""
+    if row.token.account.role != Role.ADMIN.value:
+        raise ConsoleError(403, "This page is for admins; your account is an agent's.")
+    return row
+
+
+AdminLogin = Annotated[ConsoleSession, Depends(admin_session)]
 
 
 def checked_session(row: Login, form: Form) -> ConsoleSession:

@@ -8,16 +8,19 @@ from the bot's API. Screenshots go to docs/screenshots/console-*.png.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from handoff_service.db import make_engine
 from handoff_service.models import Ticket
 from tests.handoff.conftest import handoff_payload
+from tests.handoff.test_reporting import Chat
 from tests.support import (
     HandoffServiceProcess,
     assert_accessible,
@@ -177,4 +180,145 @@ def test_console_error_pages_pass_axe(service: HandoffServiceProcess, browser) -
     response = page.goto(f"{service.url}/console/tickets/T-999999")
     assert response is not None and response.status == 404
     assert_accessible(page)
+    context.close()
+
+
+def post_weeks_of_conversations(service: HandoffServiceProcess, since: dt.datetime) -> int:
+    """Conversations of every outcome, a few each day from ``since`` to an hour ago, as the
+    bot reports them, and the questions it could not answer; returns how many conversations."""
+    bot = {"Authorization": f"Bearer {service.bot_token}"}
+    a, b, c = "returns-how-to-es", "refund-timeline-es", "warranty-claim-en"
+    shapes = [
+        lambda chat: chat.shown(a).feedback(a, True),
+        lambda chat: chat.shown(b),
+        lambda chat: chat.shown(a).feedback(a, False).handoff("negative_feedback"),
+        lambda chat: chat.add("clarify_shown").add("clarify_picked", article_id=b).shown(b),
+        lambda chat: chat.add("fallback"),
+        lambda chat: chat.handoff("customer_request"),
+        lambda chat: chat.shown(b).feedback(b, False),
+        lambda chat: chat.shown(a),
+    ]
+    end = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    chats, questions = [], []
+    moments = (since + dt.timedelta(hours=2 * n + 7) for n in itertools.count())
+    for n, at in enumerate(itertools.takewhile(lambda moment: moment < end, moments)):
+        language = "en" if n % 4 == 0 else "es"
+        chat = Chat(f"web-{n}", at, language=language)
+        if language == "en":
+            chat.shown(c).feedback(c, n % 8 == 0)
+        else:
+            shapes[n % len(shapes)](chat)
+        chats.append(chat)
+        if n % 3 == 0:
+            text = ["¿Puedo pagar con Bizum?", "¿Tenéis tienda física?", "Do you ship to Andorra?"]
+            questions.append(
+                {
+                    "conversation_id": chat.conversation_id,
+                    "language": "en" if n % 9 == 0 else "es",
+                    "reason": "fallback",
+                    "text": text[2] if n % 9 == 0 else text[n % 2],
+                    "occurred_at": at.isoformat(),
+                }
+            )
+    events = [event for chat in chats for event in chat.events]
+    for start in range(0, len(events), 500):
+        batch = {"events": events[start : start + 500]}
+        response = httpx.post(f"{service.url}/v1/events", json=batch, headers=bot, timeout=30)
+        assert response.status_code == 200, response.text
+    for question in questions:
+        response = httpx.post(
+            f"{service.url}/v1/unanswered", json=question, headers=bot, timeout=30
+        )
+        assert response.status_code == 201, response.text
+    return len(chats)
+
+
+def test_admin_reads_the_reports_page_in_the_browser(
+    service: HandoffServiceProcess, browser
+) -> None:
+    """The page renders its SVG charts under the console's CSP, passes axe, and its figures
+    are the API's; the screenshot is docs/screenshots/console-reports.png."""
+    zone = ZoneInfo("Europe/Madrid")
+    today = dt.datetime.now(zone).date()
+    first_day = today - dt.timedelta(days=today.weekday() + 28)
+    since = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
+    until = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    post_weeks_of_conversations(service, since)
+    api = service.api()
+    tickets = [
+        create_handoff(service, service.bot_token),
+        create_handoff(service, service.bot_token, reason="complaint"),
+        create_handoff(service, service.bot_token, language="en"),
+        create_handoff(
+            service,
+            service.bot_token,
+            transcript=[{"role": "customer", "text": "Me habéis cobrado dos veces la factura"}],
+        ),
+    ]
+    for ticket in tickets[:3]:
+        number = ticket["number"]
+        assert api.post(f"/v1/tickets/{number}/claim").is_success
+        reply = {"body": "Lo estamos revisando.", "visibility": "customer"}
+        assert api.post(f"/v1/tickets/{number}/comments", json=reply).is_success
+        resolved = api.post(f"/v1/tickets/{number}/resolve", json={"resolution_note": "Hecho."})
+        assert resolved.is_success
+    engine = make_engine(service.database_url)
+    try:
+        with engine.begin() as connection:
+            key = connection.scalar(
+                select(Ticket.access_key).where(Ticket.number == tickets[0]["number"])
+            )
+            overdue = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+            connection.execute(
+                update(Ticket).where(Ticket.number == tickets[3]["number"]).values(due_at=overdue)
+            )
+    finally:
+        engine.dispose()
+    rated = httpx.post(f"{service.url}/t/{key}/rating", data={"rating": "5"})
+    assert rated.status_code == 303, rated.text  # post/redirect/get
+    period = {"since": since.isoformat(), "until": until.isoformat()}
+    outcomes = api.get("/v1/reports/outcomes", params=period).json()
+    figures = api.get("/v1/reports/tickets", params=period).json()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    refused: list[str] = []  # anything the Content-Security-Policy blocked
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(f"{service.url}/console/login")
+    page.get_by_label("Agent token").fill(service.admin_token)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{service.url}/console/")
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Reports").click()
+    page.wait_for_url(f"{service.url}/console/reports")
+    assert page.locator("table#table-weeks tbody tr").count() == 4  # the last 4 full weeks
+
+    page.get_by_label("First day").fill(first_day.isoformat())
+    page.get_by_label("Last day (included)").fill(today.isoformat())
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"{service.url}/console/reports?*")
+    charts = page.locator("svg.chart[role=img]")
+    assert charts.count() == 4
+    assert charts.first.bounding_box()["height"] > 30  # type: ignore[index]
+    outcome_rows = page.locator("table#table-outcomes tbody tr")
+    total = outcome_rows.filter(has_text="All conversations").locator("td").first.inner_text()
+    assert int(total) == outcomes["conversations"] > 0
+    tickets_row = page.locator("table#table-figures tbody tr").filter(has_text="Tickets")
+    assert tickets_row.locator("td").first.inner_text() == str(figures["tickets"])
+    # the stylesheet colours the charts (no inline style: the CSP allows none)
+    fill = page.locator("svg.chart rect.tone-0").first.evaluate("e => getComputedStyle(e).fill")
+    assert fill == "rgb(26, 127, 55)"
+    assert_accessible(page)
+    assert refused == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "console-reports.png"), full_page=True)
+
+    with page.expect_download() as download:
+        page.locator("#report-outcomes").get_by_role("link", name="Download CSV").click()
+    assert download.value.suggested_filename.startswith("nivel0-outcomes-")
     context.close()
