@@ -15,7 +15,6 @@ import asyncio
 import csv
 import json
 import os
-import platform
 import secrets
 import socket
 import subprocess
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
-from scripts.benchlib import latency_summary  # noqa: E402
+from scripts.benchlib import latency_summary, machine, write_report  # noqa: E402
 
 PYTHON = sys.executable
 DATA = ROOT / "handoff_service" / "triage" / "data" / "labelled_requests.csv"
@@ -242,17 +241,11 @@ def main() -> int:
     report = {
         "benchmark": "POST /v1/handoffs (ticket creation incl. triage), fresh database",
         "goal": f"p95 <= {GOAL_P95_MS} ms",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "loadavg_at_end": os.getloadavg(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "note": "client and server share the machine's cores",
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

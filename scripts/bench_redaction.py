@@ -18,7 +18,6 @@ import importlib.util
 import io
 import json
 import os
-import platform
 import subprocess
 import sys
 import tarfile
@@ -38,7 +37,7 @@ import httpx  # noqa: E402
 from handoff_service import redaction  # noqa: E402
 from scripts import bench_handoff  # noqa: E402
 from scripts.bench_handoff import bot_token  # noqa: E402
-from scripts.benchlib import latency_summary  # noqa: E402
+from scripts.benchlib import latency_summary, machine, write_report  # noqa: E402
 
 PYTHON = sys.executable
 REPORT = "bench_redaction.json"
@@ -185,19 +184,13 @@ def main() -> int:
     report = {
         "benchmark": "redaction of a 1 MB transcript of card-like digits; /healthz meanwhile",
         "transcript": {"messages": MESSAGES, "chars": chars, "units": UNITS},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "loadavg_at_end": os.getloadavg(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "note": "per_message_s: each message redacted alone (as the schemas do); one_text_s: "
         "the transcript as one text; service: one uvicorn worker, SQLite, client on the same "
         "machine",
         **results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -16,7 +16,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from scripts.bench_handoff import (  # noqa: E402
     running_service,
     service_env,
 )
-from scripts.benchlib import latency_summary  # noqa: E402
+from scripts.benchlib import latency_summary, machine, write_report  # noqa: E402
 
 GOAL_MS = 200.0
 REPORTS = ("outcomes", "articles", "tickets")
@@ -91,16 +90,10 @@ def main() -> int:
         "goal": f"p95 <= {GOAL_MS} ms at 100,000 conversations",
         "generated": {**counts, "seconds": round(generated_s, 1)},
         "conversations_in_report": outcomes["conversations"],
-        "machine": {
-            "cpus": os.cpu_count(),
-            "loadavg_at_end": os.getloadavg(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -1,5 +1,5 @@
 """What the benchmark scripts share: the one percentile definition behind every p50/p95/p99 the
-README reports.
+README reports, the machine facts a report records, and how a report is written.
 
 Percentiles interpolate linearly between the closest ranks (NumPy's default, the same as
 ``statistics.quantiles(method="inclusive")`` and spreadsheets' PERCENTILE.INC): p50 is the
@@ -8,7 +8,12 @@ median, and a p95 of 200 samples lies between the 190th and the 191st smallest.
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,3 +34,19 @@ def latency_summary(
     summary["mean_ms"] = round(float(np.mean(samples_ms)), digits)
     summary["max_ms"] = round(float(np.max(samples_ms)), digits)
     return summary
+
+
+def machine() -> dict[str, Any]:
+    """The machine a report was measured on, and how loaded it was when the run ended."""
+    return {
+        "cpus": os.cpu_count(),
+        "loadavg_at_end": os.getloadavg(),
+        "python": platform.python_version(),
+    }
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """Write ``report`` as JSON to ``path`` (creating its folder) and say so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
