@@ -248,6 +248,39 @@ class ConversationEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ConversationSummary(Base):
+    """One row per conversation, merged from its events as they arrive (``events.record``), so
+    the reports count conversations without reading every event (docs/metrics.md).
+
+    Every column is an order-independent merge of the conversation's events, so batches that
+    arrive late, twice or from several bot replicas give the same row: the start is the
+    ``conversation_started`` event's time (else the earliest event's), with that event's
+    language; the first handoff's time and reason; whether any feedback said an article
+    helped; whether clarify buttons were shown and one was picked; the last article shown.
+    ``started_epoch`` (seconds) is the start as a number, for the "came back within N days"
+    arithmetic on every database."""
+
+    __tablename__ = "conversation_summaries"
+    __table_args__ = (
+        Index("ix_conversation_summaries_started_at", "started_at"),
+        Index("ix_conversation_summaries_sender", "sender", "started_epoch"),
+    )
+
+    conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_epoch: Mapped[float] = mapped_column(Float)
+    start_flagged: Mapped[bool] = mapped_column(Boolean)
+    handoff_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    handoff_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    helpful: Mapped[bool] = mapped_column(Boolean, default=False)
+    clarify_shown: Mapped[bool] = mapped_column(Boolean, default=False)
+    clarify_picked: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_shown_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_shown_article: Mapped[str | None] = mapped_column(String(120), default=None)
+
+
 class EmailMessage(Base):
     """The e-mail outbox: one row per e-mail to send, written in the transaction of the ticket
     change that causes it (handoff_service.email.outbox), sent and retried by the sender.

@@ -26,7 +26,7 @@ from handoff_service import reporting
 from handoff_service.console import charts
 from handoff_service.console.filters import day, duration, percent
 from handoff_service.console.reports import TABLES, last_full_weeks
-from handoff_service.models import ConversationEvent, UnansweredQuestion
+from handoff_service.models import ConversationEvent, ConversationSummary, UnansweredQuestion
 from handoff_service.schemas import ReportPeriod
 from tests.handoff.test_console import bearer, login
 from tests.handoff.test_reporting import (
@@ -51,6 +51,7 @@ def empty(client: TestClient, session_factory: Any) -> None:
     """The client fixture empties the ticket tables; these tests own events and questions."""
     with session_factory() as session:
         session.execute(delete(ConversationEvent))
+        session.execute(delete(ConversationSummary))
         session.execute(delete(UnansweredQuestion))
         session.commit()
 

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
 
 from handoff_service import reporting
-from handoff_service.models import ConversationEvent, Ticket
+from handoff_service.models import ConversationEvent, ConversationSummary, Ticket
 from handoff_service.schemas import TicketReportPeriod
 from handoff_service.settings import Settings
 from handoff_service.vocabulary import Outcome
@@ -37,6 +37,7 @@ def empty(client: TestClient, session_factory: Any) -> None:
     """The client fixture empties the ticket tables; these tests own the events too."""
     with session_factory() as session:
         session.execute(delete(ConversationEvent))
+        session.execute(delete(ConversationSummary))
         session.commit()
 
 
