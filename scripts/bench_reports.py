@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import time
@@ -64,10 +63,11 @@ def main() -> int:
         env = service_env(database)
         bot = bot_token(env)  # also runs the migrations on the fresh database
         admin = admin_token(env)
-        os.environ["DATABASE_URL"] = database  # the generator's ratings
         with running_service(env, workers=1) as base:
             started = time.perf_counter()
-            counts = generate_month.generate(base, bot, admin, args.conversations, END, seed=7)
+            counts = generate_month.generate(
+                base, bot, admin, database, args.conversations, END, seed=7
+            )
             generated_s = time.perf_counter() - started
             period = {"since": (END - dt.timedelta(days=30)).isoformat(), "until": END.isoformat()}
             results = {}

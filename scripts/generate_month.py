@@ -15,17 +15,19 @@ daily rhythm over the 30 days before ``--end``.
     .venv/bin/python scripts/generate_month.py --url http://127.0.0.1:8000 \\
         --bot-token ... --agent-token ... [--conversations 20000] [--seed 7]
 
-``DATABASE_URL`` must point at the service's database for the ratings.
+``--database-url`` (default ``DATABASE_URL``) is the service's database, for the ratings.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
+import os
+import queue
 import random
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,25 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-ARTICLES = {
-    "es": ["refund-timeline-es", "order-status-es", "shipping-times-es", "return-policy-es",
-           "payment-failed-es", "account-password-es", "warranty-es", "order-cancel-es"],
-    "en": ["refund-timeline-en", "order-status-en", "shipping-times-en", "return-policy-en",
-           "payment-failed-en", "account-password-en", "warranty-en", "order-cancel-en"],
-}  # fmt: skip
+#: Articles of the project's KB (kb_articles/), the ones customers ask about most.
+TOPICS = (
+    "refund-timeline",
+    "order-status",
+    "shipping-times",
+    "returns-how-to",
+    "payment-declined",
+    "password-reset",
+    "warranty-claim",
+    "order-cancel",
+)
+ARTICLES = {language: [f"{topic}-{language}" for topic in TOPICS] for language in ("es", "en")}
 REASONS = ["customer_request", "low_confidence", "negative_feedback", "complaint", "sensitive_data"]
+#: What customers ask that the KB does not answer: the fallbacks' unanswered questions.
+UNANSWERED = {
+    "es": ["¿Tenéis tienda física en Madrid?", "¿Puedo pagar con Bizum?",
+           "¿Hacéis descuento a estudiantes?", "¿Instaláis la lavadora?"],
+    "en": ["Do you ship to Andorra?", "Do you price match?", "Can I pay with PayPal?"],
+}  # fmt: skip
 QUESTIONS = {
     "es": ["¿Cuándo llega mi reembolso?", "Mi pedido no ha llegado", "Quiero devolver esto"],
     "en": ["When will my refund arrive?", "My order has not arrived", "I want to return this"],
@@ -146,23 +160,26 @@ def handoff_body(conversation: Conversation, index: int) -> dict[str, Any]:
     }
 
 
-async def post_all(base: str, token: str, path: str, bodies: list[Any], concurrency: int) -> int:
-    """POST every body (``concurrency`` at a time); returns how many were refused."""
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+def post_all(base: str, token: str, path: str, bodies: list[Any], concurrency: int) -> int:
+    """POST every body (``concurrency`` threads at a time); returns how many were refused.
+    (Threads, not asyncio: callers may run inside an event loop, e.g. Playwright's.)"""
+    pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
     for body in bodies:
-        queue.put_nowait(body)
-    refused = 0
+        pending.put(body)
 
-    async def worker() -> None:
-        nonlocal refused
+    def worker() -> int:
+        refused = 0
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
-            while not queue.empty():
-                response = await client.post(path, json=queue.get_nowait())
-                refused += response.status_code >= 400
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+            while True:
+                try:
+                    body = pending.get_nowait()
+                except queue.Empty:
+                    return refused
+                refused += client.post(path, json=body).status_code >= 400
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return refused
+    with ThreadPoolExecutor(concurrency) as pool:
+        return sum(pool.map(lambda _: worker(), range(concurrency)))
 
 
 def work_tickets(base: str, agent_token: str, numbers: list[str], rng: random.Random) -> int:
@@ -185,16 +202,31 @@ def work_tickets(base: str, agent_token: str, numbers: list[str], rng: random.Ra
     return resolved
 
 
-def rate_some(numbers: list[str], rng: random.Random) -> int:
+def unanswered(conversations: list[Conversation], rng: random.Random) -> list[dict[str, Any]]:
+    """The question of every conversation that fell back, as the bot reports it."""
+    return [
+        {
+            "conversation_id": c.conversation_id,
+            "language": c.language,
+            "reason": "fallback",
+            "text": rng.choice(UNANSWERED[c.language]),
+            "occurred_at": c.start.isoformat(),
+        }
+        for c in conversations
+        if any(e["kind"] == "fallback" for e in c.events)
+    ]
+
+
+def rate_some(database_url: str, numbers: list[str], rng: random.Random) -> int:
     """A third of the resolved tickets are rated, mostly well (the private page's function)."""
     from sqlalchemy import select
 
     from handoff_service import tickets
     from handoff_service.db import make_engine, make_session_factory
     from handoff_service.models import Ticket
-    from handoff_service.settings import Settings
+    from handoff_service.settings import psycopg_url
 
-    engine = make_engine(Settings().database_url)
+    engine = make_engine(psycopg_url(database_url))
     rated = 0
     with make_session_factory(engine)() as session:
         for ticket in session.scalars(select(Ticket).where(Ticket.number.in_(numbers))):
@@ -206,17 +238,20 @@ def rate_some(numbers: list[str], rng: random.Random) -> int:
     return rated
 
 
-def generate(base: str, bot_token: str, agent_token: str, count: int, end: dt.datetime,
-             seed: int, concurrency: int = 4) -> dict[str, int]:  # fmt: skip
-    """Post a month to the service at ``base``; the counts of what was sent."""
+def generate(base: str, bot_token: str, agent_token: str, database_url: str, count: int,
+             end: dt.datetime, seed: int, concurrency: int = 4) -> dict[str, int]:  # fmt: skip
+    """Post a month to the service at ``base`` (whose database is ``database_url``, for the
+    ratings); the counts of what was sent."""
     rng = random.Random(seed + 1)
     conversations = month(count, end, seed)
     events = [e for c in conversations for e in c.events]
     batches = [{"events": events[i : i + EVENT_BATCH]} for i in range(0, len(events), EVENT_BATCH)]
-    refused = asyncio.run(post_all(base, bot_token, "/v1/events", batches, concurrency))
+    refused = post_all(base, bot_token, "/v1/events", batches, concurrency)
+    questions = unanswered(conversations, rng)
+    refused += post_all(base, bot_token, "/v1/unanswered", questions, concurrency)
     handed = [c for c in conversations if c.handoff_reason]
     bodies = [handoff_body(c, i) for i, c in enumerate(handed)]
-    refused += asyncio.run(post_all(base, bot_token, "/v1/handoffs", bodies, concurrency))
+    refused += post_all(base, bot_token, "/v1/handoffs", bodies, concurrency)
     numbers = []
     headers = {"Authorization": f"Bearer {agent_token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
@@ -231,7 +266,8 @@ def generate(base: str, bot_token: str, agent_token: str, count: int, end: dt.da
         "events": len(events),
         "handoffs": len(handed),
         "tickets_resolved": resolved,
-        "ratings": rate_some(numbers, rng),
+        "unanswered_questions": len(questions),
+        "ratings": rate_some(database_url, numbers, rng),
         "refused_requests": refused,
     }
 
@@ -243,13 +279,20 @@ def main() -> int:
     )
     parser.add_argument("--bot-token", required=True, help="a service token (the bot's)")
     parser.add_argument("--agent-token", required=True, help="an agent's or admin's token")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="the service's database, for the ratings (default DATABASE_URL)",
+    )
     parser.add_argument("--conversations", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--end", type=dt.datetime.fromisoformat, default=dt.datetime.now(dt.UTC),
                         help="end of the month (ISO time with offset; default now)")  # fmt: skip
     args = parser.parse_args()
-    counts = generate(args.url, args.bot_token, args.agent_token, args.conversations, args.end,
-                      args.seed)  # fmt: skip
+    if not args.database_url:
+        parser.error("give --database-url or set DATABASE_URL (the ratings are written there)")
+    counts = generate(args.url, args.bot_token, args.agent_token, args.database_url,
+                      args.conversations, args.end, args.seed)  # fmt: skip
     print(counts)
     return 0 if counts["refused_requests"] == 0 else 1
 

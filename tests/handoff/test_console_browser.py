@@ -8,7 +8,6 @@ from the bot's API. Screenshots go to docs/screenshots/console-*.png.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,8 +18,8 @@ from sqlalchemy import select, update
 
 from handoff_service.db import make_engine
 from handoff_service.models import Ticket
+from scripts import generate_month
 from tests.handoff.conftest import handoff_payload
-from tests.handoff.test_reporting import Chat
 from tests.support import (
     HandoffServiceProcess,
     assert_accessible,
@@ -183,67 +182,28 @@ def test_console_error_pages_pass_axe(service: HandoffServiceProcess, browser) -
     context.close()
 
 
-def post_weeks_of_conversations(service: HandoffServiceProcess, since: dt.datetime) -> int:
-    """Conversations of every outcome, a few each day from ``since`` to an hour ago, as the
-    bot reports them, and the questions it could not answer; returns how many conversations."""
-    bot = {"Authorization": f"Bearer {service.bot_token}"}
-    a, b, c = "returns-how-to-es", "refund-timeline-es", "warranty-claim-en"
-    shapes = [
-        lambda chat: chat.shown(a).feedback(a, True),
-        lambda chat: chat.shown(b),
-        lambda chat: chat.shown(a).feedback(a, False).handoff("negative_feedback"),
-        lambda chat: chat.add("clarify_shown").add("clarify_picked", article_id=b).shown(b),
-        lambda chat: chat.add("fallback"),
-        lambda chat: chat.handoff("customer_request"),
-        lambda chat: chat.shown(b).feedback(b, False),
-        lambda chat: chat.shown(a),
-    ]
-    end = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    chats, questions = [], []
-    moments = (since + dt.timedelta(hours=2 * n + 7) for n in itertools.count())
-    for n, at in enumerate(itertools.takewhile(lambda moment: moment < end, moments)):
-        language = "en" if n % 4 == 0 else "es"
-        chat = Chat(f"web-{n}", at, language=language)
-        if language == "en":
-            chat.shown(c).feedback(c, n % 8 == 0)
-        else:
-            shapes[n % len(shapes)](chat)
-        chats.append(chat)
-        if n % 3 == 0:
-            text = ["¿Puedo pagar con Bizum?", "¿Tenéis tienda física?", "Do you ship to Andorra?"]
-            questions.append(
-                {
-                    "conversation_id": chat.conversation_id,
-                    "language": "en" if n % 9 == 0 else "es",
-                    "reason": "fallback",
-                    "text": text[2] if n % 9 == 0 else text[n % 2],
-                    "occurred_at": at.isoformat(),
-                }
-            )
-    events = [event for chat in chats for event in chat.events]
-    for start in range(0, len(events), 500):
-        batch = {"events": events[start : start + 500]}
-        response = httpx.post(f"{service.url}/v1/events", json=batch, headers=bot, timeout=30)
-        assert response.status_code == 200, response.text
-    for question in questions:
-        response = httpx.post(
-            f"{service.url}/v1/unanswered", json=question, headers=bot, timeout=30
-        )
-        assert response.status_code == 201, response.text
-    return len(chats)
-
-
 def test_admin_reads_the_reports_page_in_the_browser(
     service: HandoffServiceProcess, browser
 ) -> None:
-    """The page renders its SVG charts under the console's CSP, passes axe, and its figures
-    are the API's; the screenshot is docs/screenshots/console-reports.png."""
+    """Against a generated month (scripts/generate_month.py: conversations, unanswered
+    questions, handoffs, agents' work and ratings through the API), the page renders its SVG
+    charts under the console's CSP, passes axe, and its figures are the API's; the screenshot
+    is docs/screenshots/console-reports.png."""
     zone = ZoneInfo("Europe/Madrid")
     today = dt.datetime.now(zone).date()
     first_day = today - dt.timedelta(days=today.weekday() + 28)
     since = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
     until = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    post_weeks_of_conversations(service, since)
+    generated = generate_month.generate(
+        service.url,
+        service.bot_token,
+        service.admin_token,
+        service.database_url,
+        count=600,
+        end=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+        seed=11,
+    )
+    assert generated["refused_requests"] == 0 and generated["ratings"] > 0
     api = service.api()
     tickets = [
         create_handoff(service, service.bot_token),
