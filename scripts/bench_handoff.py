@@ -67,6 +67,9 @@ def service_env(database_url: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": database_url,
         "HANDOFF_LOG_LEVEL": "WARNING",
+        # no e-mail: no sender at work during the measurement, no listener on a shared port
+        "HANDOFF_EMAIL_WORKER": "false",
+        "HANDOFF_INBOUND_SMTP_PORT": "off",
         "HANDOFF_TRIAGE_MODEL_PATH": str(ROOT / "var" / "models" / "triage.joblib"),
         "PYTHONPATH": str(ROOT),
     }

@@ -81,6 +81,9 @@ def handoff(tmp_path: Path, kb_dir: Path, triage_model: Path):  # type: ignore[n
         database_url=f"sqlite:///{tmp_path / 'handoff.db'}",
         triage_model_path=triage_model,
         kb_drafts_dir=kb_dir,
+        # no background sender, no listener on the default port (another service may hold it)
+        email_worker=False,
+        inbound_smtp_port=None,
     )
     app = create_app(settings)
     headers = {}
