@@ -75,10 +75,10 @@ def service_env(database_url: str) -> dict[str, str]:
     }
 
 
-def bot_token(env: dict[str, str], root: Path = ROOT) -> str:
-    """A new service token, made by the CLI of the service found in ``root``."""
+def cli_token(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
+    """The token a ``handoff_service.cli`` command (of the service found in ``root``) prints."""
     out = subprocess.run(
-        [PYTHON, "-m", "handoff_service.cli", "create-token", "bench-bot", "--role", "service"],
+        [PYTHON, "-m", "handoff_service.cli", *args],
         env=env,
         cwd=root,
         check=True,
@@ -86,6 +86,11 @@ def bot_token(env: dict[str, str], root: Path = ROOT) -> str:
         text=True,
     )
     return out.stdout.strip().splitlines()[-1]
+
+
+def bot_token(env: dict[str, str], root: Path = ROOT) -> str:
+    """A new service token, made by the CLI of the service found in ``root``."""
+    return cli_token(env, "create-token", "bench-bot", "--role", "service", root=root)
 
 
 @contextmanager

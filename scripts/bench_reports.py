@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,8 +26,8 @@ import httpx  # noqa: E402
 
 from scripts import generate_month  # noqa: E402
 from scripts.bench_handoff import (  # noqa: E402
-    PYTHON,
     bot_token,
+    cli_token,
     postgres_database,
     running_service,
     service_env,
@@ -38,18 +37,6 @@ from scripts.benchlib import latency_summary, machine, write_report  # noqa: E40
 GOAL_MS = 200.0
 REPORTS = ("outcomes", "articles", "tickets")
 END = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-
-
-def admin_token(env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [PYTHON, "-m", "handoff_service.cli", "create-admin", "bench-admin"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
 
 
 def main() -> int:
@@ -62,7 +49,7 @@ def main() -> int:
     with postgres_database() as database:
         env = service_env(database)
         bot = bot_token(env)  # also runs the migrations on the fresh database
-        admin = admin_token(env)
+        admin = cli_token(env, "create-admin", "bench-admin")
         with running_service(env, workers=1) as base:
             started = time.perf_counter()
             counts = generate_month.generate(
