@@ -81,7 +81,7 @@ def _contact(args: argparse.Namespace) -> dict[str, object]:
 def _set_contact(settings: Settings, account: Account, changes: dict[str, object]) -> None:
     if not changes:
         return
-    queues = {rule.queue for rule in RoutingRules.load(settings.routing_rules_path).rules}
+    queues = RoutingRules.load(settings.routing_rules_path).queues
     try:
         sla.set_notice_contact(account, changes, queues)
     except ValueError as exc:

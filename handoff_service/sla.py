@@ -79,7 +79,7 @@ def bind(ctx: AppContext) -> None:
     """At startup: give every session of ``ctx.sessions`` the app's :class:`Clock`, after
     checking that the queues with their own business hours exist (a misspelt queue would
     silently get the default hours)."""
-    unknown = set(ctx.levels.business_hours.queues) - {rule.queue for rule in ctx.rules.rules}
+    unknown = set(ctx.levels.business_hours.queues) - ctx.rules.queues
     if unknown:
         raise ValueError(
             f"business_hours names queues no routing rule has: {', '.join(sorted(unknown))}"

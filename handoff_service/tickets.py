@@ -53,7 +53,7 @@ class UnknownQueue(ValueError):
 
 def check_queue(ctx: AppContext, queue: str) -> None:
     """:class:`UnknownQueue` unless ``queue`` is one of the routing rules' queues."""
-    known = sorted({rule.queue for rule in ctx.rules.rules})
+    known = sorted(ctx.rules.queues)
     if queue not in known:
         raise UnknownQueue(queue, known)
 

@@ -605,7 +605,7 @@ def _period(request: Request, ctx: AppContext) -> Period:
 def reports_page(request: Request, ctx: Ctx, session: DbSession, row: AdminLogin) -> HTMLResponse:
     options = {
         "languages": list(Language),
-        "queues": sorted({rule.queue for rule in ctx.rules.rules}),
+        "queues": sorted(ctx.rules.queues),
     }
     try:
         period = _period(request, ctx)

@@ -50,7 +50,7 @@ class QueueFilters(BaseModel):
 @router.get("/", response_class=HTMLResponse)
 def queue_page(request: Request, ctx: Ctx, session: DbSession, row: Login) -> HTMLResponse:
     raw = {key: value for key, value in request.query_params.items() if value != ""}
-    queues = sorted({rule.queue for rule in ctx.rules.rules})
+    queues = sorted(ctx.rules.queues)
     options = {
         "queues": queues,
         "statuses": list(Status),
@@ -132,7 +132,7 @@ def ticket_page(
         editable=Status(ticket.status) in EDITABLE,
         draftable=Status(ticket.status) in KB_DRAFTABLE,
         escalation_tiers=[tier for tier in (2, 3) if tier > ticket.tier],
-        queues=sorted({rule.queue for rule in ctx.rules.rules} | {ticket.queue}),
+        queues=sorted(ctx.rules.queues | {ticket.queue}),
         priorities=list(Priority),
         categories=[c for c in Category if c is not Category.OTHER],
         page_url=links.page_url(ctx.settings, ticket),

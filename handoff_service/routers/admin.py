@@ -72,7 +72,7 @@ def set_contact(
         sla.set_notice_contact(
             account,
             body.model_dump(exclude_unset=True),
-            {rule.queue for rule in ctx.rules.rules},
+            ctx.rules.queues,
         )
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None

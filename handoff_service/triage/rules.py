@@ -101,6 +101,11 @@ class RoutingRules(BaseModel):
         with path.open(encoding="utf-8") as handle:
             return cls.model_validate(yaml.safe_load(handle))
 
+    @property
+    def queues(self) -> set[str]:
+        """The configured queues: the ones the rules route to (a ticket moves only to one)."""
+        return {rule.queue for rule in self.rules}
+
     def route(self, facts: TicketFacts) -> Rule:
         folded = fold(facts.text)
         for rule in self.rules:
