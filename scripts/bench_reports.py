@@ -3,9 +3,11 @@ over a generated month on PostgreSQL.
 
 A fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards), the service on uvicorn,
 then ``scripts/generate_month.py`` posts ``--conversations`` conversations through the API
-(events, handoffs, agents' replies and resolutions, ratings); each report of the month is then
-asked ``--repeat`` times over HTTP. Writes latency percentiles per report to
-var/reports/bench_reports.json. Goal: each answers in <= 200 ms at 100,000 conversations.
+(events, handoffs, agents' replies and resolutions) and the customers' ratings through the
+private page, by the link in the e-mail the service sends to the generator's receiver on a free
+port; each report of the month is then asked ``--repeat`` times over HTTP. Writes latency
+percentiles per report to var/reports/bench_reports.json. Goal: each answers in <= 200 ms at
+100,000 conversations.
 
     .venv/bin/python scripts/bench_reports.py [--conversations 100000] [--repeat 7]
 """
@@ -28,6 +30,7 @@ from scripts import generate_month  # noqa: E402
 from scripts.bench_handoff import (  # noqa: E402
     bot_token,
     cli_token,
+    free_port,
     postgres_database,
     running_service,
     service_env,
@@ -47,13 +50,14 @@ def main() -> int:
     args = parser.parse_args()
 
     with postgres_database() as database:
-        env = service_env(database)
+        smtp_port = free_port()
+        env = {**service_env(database), **generate_month.service_env(smtp_port)}
         bot = bot_token(env)  # also runs the migrations on the fresh database
         admin = cli_token(env, "create-admin", "bench-admin")
         with running_service(env, workers=1) as base:
             started = time.perf_counter()
             counts = generate_month.generate(
-                base, bot, admin, database, args.conversations, END, seed=7
+                base, bot, admin, args.conversations, END, seed=7, smtp_port=smtp_port
             )
             generated_s = time.perf_counter() - started
             period = {"since": (END - dt.timedelta(days=30)).isoformat(), "until": END.isoformat()}

@@ -24,6 +24,7 @@ from tests.support import (
     HandoffServiceProcess,
     assert_accessible,
     chromium_browser,
+    free_port,
     require_chromium,
 )
 
@@ -182,8 +183,18 @@ def test_console_error_pages_pass_axe(service: HandoffServiceProcess, browser) -
     context.close()
 
 
+@pytest.fixture
+def month_service(tmp_path: Path) -> Iterator[tuple[HandoffServiceProcess, int]]:
+    """A service of its own for the generated month, sending its e-mail to a free port where
+    the generator receives the customers' e-mail (their rating links)."""
+    smtp_port = free_port()
+    env = generate_month.service_env(smtp_port)
+    with HandoffServiceProcess(tmp_path, env=env) as running:
+        yield running, smtp_port
+
+
 def test_admin_reads_the_reports_page_in_the_browser(
-    service: HandoffServiceProcess, browser
+    month_service: tuple[HandoffServiceProcess, int], browser
 ) -> None:
     """Against a generated month (scripts/generate_month.py: conversations, unanswered
     questions, handoffs, agents' work and ratings through the API), the page renders its SVG
@@ -194,14 +205,15 @@ def test_admin_reads_the_reports_page_in_the_browser(
     first_day = today - dt.timedelta(days=today.weekday() + 28)
     since = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
     until = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    service, smtp_port = month_service
     generated = generate_month.generate(
         service.url,
         service.bot_token,
         service.admin_token,
-        service.database_url,
         count=600,
         end=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
         seed=11,
+        smtp_port=smtp_port,
     )
     assert generated["refused_requests"] == 0 and generated["ratings"] > 0
     api = service.api()
