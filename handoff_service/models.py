@@ -258,7 +258,9 @@ class ConversationSummary(Base):
     language; the first handoff's time and reason; whether any feedback said an article
     helped; whether clarify buttons were shown and one was picked; the last article shown.
     ``started_epoch`` (seconds) is the start as a number, for the "came back within N days"
-    arithmetic on every database."""
+    arithmetic on every database. ``said_no_to_last`` (a feedback said the last article shown
+    did not help) is derived from the stored events after each batch, like
+    ``ConversationArticle``."""
 
     __tablename__ = "conversation_summaries"
     __table_args__ = (
@@ -279,6 +281,32 @@ class ConversationSummary(Base):
     clarify_picked: Mapped[bool] = mapped_column(Boolean, default=False)
     last_shown_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     last_shown_article: Mapped[str | None] = mapped_column(String(120), default=None)
+    said_no_to_last: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConversationArticle(Base):
+    """One row per article a conversation showed, with the customer's latest feedback on it in
+    that conversation (True, False, or None for none), copies of the conversation's start,
+    sender and language, and ``next_epoch``: the start of the same sender's next conversation
+    that showed the same article (None if none yet). The article report and the "came back on
+    the same topic" test read these rows instead of the events. Rebuilt from the stored events
+    of every conversation a batch touches, and ``next_epoch`` for every row of the batch's
+    senders (``events.record``), in the batch's transaction."""
+
+    __tablename__ = "conversation_articles"
+    __table_args__ = (
+        Index("ix_conversation_articles_started_at", "started_at"),
+        Index("ix_conversation_articles_return", "sender", "article_id", "started_epoch"),
+    )
+
+    conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_epoch: Mapped[float] = mapped_column(Float)
+    feedback: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    next_epoch: Mapped[float | None] = mapped_column(Float, default=None)
 
 
 class EmailMessage(Base):

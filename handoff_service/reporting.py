@@ -8,7 +8,7 @@ tickets; ticket figures from the tickets, their history (``ticket_events``) and 
   of its ``conversation_started`` event (the earliest, should there be several), else of its
   earliest event. All its events count, even those after ``until``: a conversation spanning the
   end of a period belongs to the period it started in. Its language is its start event's.
-* **Exactly one outcome per conversation** (:func:`outcome_of`), so the shares add up to 100 %.
+* **Exactly one outcome per conversation** (:func:`classify`), so the shares add up to 100 %.
 * **Tickets of the period** are those created in it (and, filtered, now in the queue).
 
 Conversation figures are computed in SQL from one summary row per conversation
@@ -23,6 +23,7 @@ import datetime as dt
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -30,10 +31,9 @@ from sqlalchemy import (
     ColumnElement,
     Exists,
     Select,
+    Subquery,
     and_,
     case,
-    exists,
-    false,
     func,
     not_,
     or_,
@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, aliased
 
 from handoff_service.lifecycle import Action
 from handoff_service.models import (
-    ConversationEvent,
+    ConversationArticle,
     ConversationSummary,
     SatisfactionRating,
     Ticket,
@@ -67,16 +67,15 @@ from handoff_service.schemas import (
     TicketReport,
     TicketReportPeriod,
 )
-from handoff_service.vocabulary import EventKind, HandoffReason, Outcome, Visibility
+from handoff_service.vocabulary import HandoffReason, Outcome, Visibility
 
-E = ConversationEvent
 P = TypeVar("P", bound=ReportPeriod)
 
 
 # --- conversations ----------------------------------------------------------------------------
 
 
-S = ConversationSummary
+S, A = ConversationSummary, ConversationArticle
 
 
 def period_conversations(period: ReportPeriod) -> ColumnElement[bool]:
@@ -88,81 +87,67 @@ def period_conversations(period: ReportPeriod) -> ColumnElement[bool]:
     return condition
 
 
-def came_back(return_days: int) -> ColumnElement[bool]:
-    """Whether the summary's customer came back on the same topic: the same sender started
-    another conversation less than ``return_days`` days after this one started (strictly after
-    it, in any language, even after the period) that showed one of this one's articles."""
-    if return_days == 0:
-        return false()
-    later, later_shown, shown = aliased(S), aliased(E), aliased(E)
-    return (
-        exists()
-        .where(
-            later.sender == S.sender,
-            later.conversation_id != S.conversation_id,
-            later.started_epoch > S.started_epoch,
-            later.started_epoch < S.started_epoch + return_days * 86_400,
-            later_shown.conversation_id == later.conversation_id,
-            later_shown.kind == EventKind.ARTICLE_SHOWN.value,
-            later_shown.article_id.in_(
-                select(shown.article_id)
-                .where(
-                    shown.conversation_id == S.conversation_id,
-                    shown.kind == EventKind.ARTICLE_SHOWN.value,
-                )
-                .correlate(S)
-            ),
-        )
-        .correlate(S)
+def came_back(period: ReportPeriod, return_days: int) -> Subquery:
+    """The period's conversations whose customer came back on the same topic: the same sender
+    started another conversation less than ``return_days`` days after this one started
+    (strictly after it, in any language, even after the period) that showed one of this one's
+    articles, i.e. the next such start of one of its article rows (``next_epoch``) is that
+    close."""
+    query = select(A.conversation_id).where(
+        A.started_at >= period.since,
+        A.started_at < period.until,
+        A.next_epoch < A.started_epoch + return_days * 86_400,
     )
+    return query.distinct().subquery("came_back")
 
 
-def handoff_reason() -> ColumnElement[str | None]:
-    """Why the summary's conversation was handed over: its first handoff event's reason, else
-    its ticket's; NULL if it was not handed over."""
-    ticket_reason = (
-        select(Ticket.handoff_reason)
-        .where(Ticket.conversation_id == S.conversation_id)
-        .limit(1)
-        .correlate(S)
-        .scalar_subquery()
-    )
-    return func.coalesce(S.handoff_reason, ticket_reason)
+@dataclass(frozen=True)
+class Classified:
+    """The period's summaries (``query``: filtered by :func:`period_conversations`,
+    outer-joined with the ticket made from each conversation, ``ticket``, and with
+    :func:`came_back`) and, in SQL over them, each one's handoff ``reason`` and ``outcome``.
+    Callers add the columns they need: ``query.add_columns(...)``."""
+
+    query: Select[Any]
+    ticket: Any
+    reason: ColumnElement[str | None]
+    outcome: ColumnElement[str]
 
 
-def outcome_of(return_days: int) -> ColumnElement[str]:
-    """The summary's one outcome, the first that applies:
+def classify(period: ReportPeriod, return_days: int) -> Classified:
+    """Each conversation of the period with its one outcome, the first that applies:
 
-    1. ``handed_over``: a handoff event, or a ticket made from the conversation;
+    1. ``handed_over``: a handoff event, or a ticket made from the conversation (``reason``:
+       the first handoff event's reason, else the ticket's);
     2. ``resolved_confirmed``: a feedback event saying an article helped;
     3. ``resolved_assumed``: an article was shown, the last one shown got no negative
        feedback, and the customer did not come back on the same topic (:func:`came_back`);
     4. ``abandoned``: everything else (fallbacks only, a "no" without handoff, back on the
        same topic, nothing shown).
     """
-    said_no_to_last = (
-        exists()
-        .where(
-            E.conversation_id == S.conversation_id,
-            E.kind == EventKind.FEEDBACK.value,
-            E.helpful.is_(False),
-            E.article_id == S.last_shown_article,
-        )
-        .correlate(S)
-    )
-    return case(
-        (handoff_reason().is_not(None), Outcome.HANDED_OVER.value),
+    ticket, returned = aliased(Ticket), came_back(period, return_days)
+    reason = func.coalesce(S.handoff_reason, ticket.handoff_reason)
+    outcome = case(
+        (reason.is_not(None), Outcome.HANDED_OVER.value),
         (S.helpful, Outcome.RESOLVED_CONFIRMED.value),
         (
             and_(
                 S.last_shown_article.is_not(None),
-                not_(said_no_to_last),
-                not_(came_back(return_days)),
+                not_(S.said_no_to_last),
+                returned.c.conversation_id.is_(None),
             ),
             Outcome.RESOLVED_ASSUMED.value,
         ),
         else_=Outcome.ABANDONED.value,
     )
+    query = (
+        select()
+        .select_from(S)
+        .outerjoin(ticket, ticket.conversation_id == S.conversation_id)
+        .outerjoin(returned, returned.c.conversation_id == S.conversation_id)
+        .where(period_conversations(period))
+    )
+    return Classified(query, ticket, reason, outcome)
 
 
 def _without_jit(session: Session) -> None:
@@ -177,39 +162,36 @@ def _share(count: int, total: int) -> float | None:
     return count / total if total else None
 
 
+def _tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """SQL: how many rows meet ``condition`` (0 for no rows)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 def outcomes(session: Session, period: ReportPeriod, return_days: int) -> OutcomesReport:
     """Outcomes of the period's conversations, the handoff rate and the clarify pick rate:
-    one row per conversation is classified in SQL (:func:`outcome_of`), then counted."""
+    one row per conversation is classified in SQL (:func:`classify`), then counted."""
     _without_jit(session)
-    per_conversation = (
-        select(
-            outcome_of(return_days).label("outcome"),
-            handoff_reason().label("reason"),
-            S.clarify_shown,
-            S.clarify_picked,
-        )
-        .where(period_conversations(period))
-        .subquery()
-    )
+    classified = classify(period, return_days)
+    per_conversation = classified.query.add_columns(
+        classified.outcome.label("outcome"),
+        classified.reason.label("reason"),
+        S.clarify_shown,
+        S.clarify_picked,
+    ).subquery()
     c = per_conversation.c
-    rows = session.execute(
+    # one pass, no grouping: a count per outcome and per reason (a reason <=> handed over)
+    row = session.execute(
         select(
-            c.outcome,
-            c.reason,
-            func.count(),
-            func.sum(case((c.clarify_shown, 1), else_=0)),
-            func.sum(case((and_(c.clarify_shown, c.clarify_picked), 1), else_=0)),
-        ).group_by(c.outcome, c.reason)
-    )
-    counts: Counter[Outcome] = Counter()
-    reasons: Counter[str] = Counter()
-    clarified = picked = 0
-    for outcome, reason, count, shown, chosen in rows:
-        counts[Outcome(outcome)] += count
-        if outcome == Outcome.HANDED_OVER.value:
-            reasons[reason] += count
-        clarified += int(shown or 0)
-        picked += int(chosen or 0)
+            *(_tally(c.outcome == o.value) for o in Outcome),
+            *(_tally(c.reason == r.value) for r in HandoffReason),
+            _tally(c.clarify_shown),
+            _tally(and_(c.clarify_shown, c.clarify_picked)),
+        )
+    ).one()
+    values = iter(row)
+    counts = {o: next(values) for o in Outcome}
+    reasons = {r: next(values) for r in HandoffReason}
+    clarified, picked = next(values), next(values)
     total = sum(counts.values())
     by_outcome = {
         o.value: OutcomeCount(conversations=counts[o], share=_share(counts[o], total))
@@ -222,7 +204,7 @@ def outcomes(session: Session, period: ReportPeriod, return_days: int) -> Outcom
         conversations=total,
         outcomes=Outcomes(
             handed_over=HandedOverCount(
-                **handed_over.model_dump(), by_reason={r: reasons[r.value] for r in HandoffReason}
+                **handed_over.model_dump(), by_reason={r: reasons[r] for r in HandoffReason}
             ),
             **by_outcome,
         ),
@@ -236,41 +218,19 @@ def articles(session: Session, period: ReportPeriod) -> ArticlesReport:
     it helped, how many said it did not (the latest feedback on it counts), how many gave no
     feedback on it. ``shown = helpful + not_helpful + no_feedback``."""
     _without_jit(session)
-    in_period = select(S.conversation_id).where(period_conversations(period))
-    shown = (
-        select(E.conversation_id, E.article_id)
-        .where(E.kind == EventKind.ARTICLE_SHOWN.value, E.conversation_id.in_(in_period))
-        .distinct()
-        .subquery()
-    )
-    rank = func.row_number().over(
-        partition_by=(E.conversation_id, E.article_id),
-        order_by=(E.occurred_at.desc(), E.id.desc()),
-    )
-    ranked = (
-        select(E.conversation_id, E.article_id, E.helpful, rank.label("rank"))
-        .where(E.kind == EventKind.FEEDBACK.value, E.conversation_id.in_(in_period))
-        .subquery()
-    )
-    latest = select(ranked).where(ranked.c.rank == 1).subquery()
-    answered = latest.c.helpful
+    condition = and_(A.started_at >= period.since, A.started_at < period.until)
+    if period.language is not None:
+        condition = and_(condition, A.language == period.language.value)
     rows = session.execute(
         select(
-            shown.c.article_id,
+            A.article_id,
             func.count(),
-            func.sum(case((answered.is_(True), 1), else_=0)),
-            func.sum(case((answered.is_(False), 1), else_=0)),
-            func.sum(case((answered.is_(None), 1), else_=0)),
+            func.sum(case((A.feedback.is_(True), 1), else_=0)),
+            func.sum(case((A.feedback.is_(False), 1), else_=0)),
+            func.sum(case((A.feedback.is_(None), 1), else_=0)),
         )
-        .select_from(shown)
-        .outerjoin(
-            latest,
-            and_(
-                latest.c.conversation_id == shown.c.conversation_id,
-                latest.c.article_id == shown.c.article_id,
-            ),
-        )
-        .group_by(shown.c.article_id)
+        .where(condition)
+        .group_by(A.article_id)
     )
     result = [
         ArticleHelpfulness(

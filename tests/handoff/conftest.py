@@ -22,6 +22,9 @@ from handoff_service.migrate import upgrade
 from handoff_service.models import (
     Account,
     ApiToken,
+    ConversationArticle,
+    ConversationEvent,
+    ConversationSummary,
     Counter,
     EmailMessage,
     InboundEmail,
@@ -111,11 +114,15 @@ def session_factory(app: FastAPI):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def client(app: FastAPI, kb_dir: Path) -> TestClient:
-    """A client on an empty database and an empty KB drafts folder."""
+    """A client on an empty database (tickets, accounts, e-mail, conversation events) and an
+    empty KB drafts folder."""
     shutil.rmtree(kb_dir)
     kb_dir.mkdir()
     with app.state.ctx.sessions() as session:
         for model in (
+            ConversationArticle,
+            ConversationSummary,
+            ConversationEvent,
             EmailMessage,
             InboundEmail,
             SatisfactionRating,

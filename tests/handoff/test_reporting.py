@@ -9,6 +9,8 @@ due dates (and one creation time) are written by hand: a test cannot wait for a 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import random
 import secrets
 import statistics
 from collections import Counter
@@ -17,10 +19,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from handoff_service import reporting
-from handoff_service.models import ConversationEvent, ConversationSummary, Ticket
+from handoff_service.models import (
+    ConversationArticle,
+    ConversationEvent,
+    ConversationSummary,
+    Ticket,
+)
 from handoff_service.schemas import TicketReportPeriod
 from handoff_service.settings import Settings
 from handoff_service.vocabulary import Outcome
@@ -30,15 +37,6 @@ REPORTS = ("outcomes", "articles", "tickets")
 #: A Monday morning: the synthetic conversations happen in the week after it.
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 HOUR, DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
-
-
-@pytest.fixture(autouse=True)
-def empty(client: TestClient, session_factory: Any) -> None:
-    """The client fixture empties the ticket tables; these tests own the events too."""
-    with session_factory() as session:
-        session.execute(delete(ConversationEvent))
-        session.execute(delete(ConversationSummary))
-        session.commit()
 
 
 @dataclass
@@ -143,6 +141,77 @@ def test_a_batch_delivered_twice_is_stored_once(
     with session_factory() as session:
         senders = set(session.scalars(select(ConversationEvent.sender)))
     assert senders == {"web-1"}  # the conversation id without its session start
+
+
+def derived_rows(session_factory: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """What handoff_service.events derives from the stored events: every conversation's
+    article rows and its summary's said_no_to_last."""
+    a, s = ConversationArticle, ConversationSummary
+    with session_factory() as session:
+        articles = session.execute(
+            select(a.conversation_id, a.article_id, a.sender, a.language, a.started_epoch)
+            .add_columns(a.feedback, a.next_epoch)
+            .order_by(a.conversation_id, a.article_id)
+        ).all()
+        said_no = session.execute(
+            select(s.conversation_id, s.said_no_to_last).order_by(s.conversation_id)
+        ).all()
+    return [tuple(row) for row in articles], [tuple(row) for row in said_no]
+
+
+def test_the_derived_rows_do_not_depend_on_how_the_events_arrive(
+    client: TestClient, tokens: dict[str, Any], session_factory: Any
+) -> None:
+    """One batch, or one event per batch in a shuffled order (another replica's clock, a
+    retried delivery), gives the same article rows and said_no_to_last; and the migration's
+    backfill (0008) computes exactly what the live derivation does."""
+    a, b = "returns-how-to-es", "refund-timeline-es"
+    chats = [
+        Chat("c1", T0).shown(a).feedback(a, False).shown(b).feedback(b, True),
+        Chat("c2", T0 + HOUR).shown(a).feedback(a, True).feedback(a, False),
+        Chat("c3", T0 + 2 * HOUR, started=False).shown(b).feedback(b, False),
+        Chat("c4", T0 + 3 * HOUR).add("fallback"),
+        Chat("c1", T0 + DAY).shown(a),  # c1 back the next day on a
+    ]
+    # the conversation_started event arrives last and moves c3's start earlier
+    chats[2].events.append({**chats[2].events[0], "event_id": secrets.token_hex(16),
+                            "kind": "conversation_started", "article_id": None, "score": None,
+                            "occurred_at": (T0 + HOUR).isoformat()})  # fmt: skip
+    post(client, tokens, *chats)
+    at_once = derived_rows(session_factory)
+    assert [row[1] for row in at_once[1]] == [False, False, True, True, False]
+    next_starts = {(row[0], row[1]): row[-1] for row in at_once[0]}
+    back = (T0 + DAY).timestamp()
+    assert next_starts == {
+        (chats[0].conversation_id, a): back,
+        (chats[0].conversation_id, b): None,
+        (chats[1].conversation_id, a): None,
+        (chats[2].conversation_id, b): None,
+        (chats[4].conversation_id, a): None,
+    }
+
+    events = [event for chat in chats for event in chat.events]
+    random.Random(3).shuffle(events)
+    with session_factory() as session:
+        for model in (ConversationArticle, ConversationSummary, ConversationEvent):
+            session.execute(delete(model))
+        session.commit()
+    for event in events:
+        response = client.post(EVENTS, json={"events": [event]}, headers=tokens["bot"])
+        assert response.status_code == 200, response.text
+    assert derived_rows(session_factory) == at_once
+
+    migration = importlib.import_module(
+        "handoff_service.migrations.versions.0008_conversation_articles"
+    )
+    with session_factory() as session:
+        session.execute(delete(ConversationArticle))
+        session.execute(update(ConversationSummary).values(said_no_to_last=False))
+        session.execute(text(migration.BACKFILL_ARTICLES))
+        session.execute(text(migration.BACKFILL_NEXT))
+        session.execute(text(migration.BACKFILL_SAID_NO))
+        session.commit()
+    assert derived_rows(session_factory) == at_once
 
 
 def test_an_event_without_the_fields_of_its_kind_refuses_the_batch(
