@@ -150,7 +150,7 @@ def classify(period: ReportPeriod, return_days: int) -> Classified:
     return Classified(query, ticket, reason, outcome)
 
 
-def _without_jit(session: Session) -> None:
+def without_jit(session: Session) -> None:
     """On PostgreSQL, no JIT compilation for the rest of this transaction: the planner costs
     the per-conversation subplans of these reports high enough to JIT-compile them, which took
     0.8 s to save nothing on a 100,000-conversation month (0.23 s without it)."""
@@ -170,7 +170,7 @@ def _tally(condition: ColumnElement[bool]) -> ColumnElement[int]:
 def outcomes(session: Session, period: ReportPeriod, return_days: int) -> OutcomesReport:
     """Outcomes of the period's conversations, the handoff rate and the clarify pick rate:
     one row per conversation is classified in SQL (:func:`classify`), then counted."""
-    _without_jit(session)
+    without_jit(session)
     classified = classify(period, return_days)
     per_conversation = classified.query.add_columns(
         classified.outcome.label("outcome"),
@@ -217,7 +217,7 @@ def articles(session: Session, period: ReportPeriod) -> ArticlesReport:
     """Per article: the period's conversations that showed it, and of those, how many said
     it helped, how many said it did not (the latest feedback on it counts), how many gave no
     feedback on it. ``shown = helpful + not_helpful + no_feedback``."""
-    _without_jit(session)
+    without_jit(session)
     condition = and_(A.started_at >= period.since, A.started_at < period.until)
     if period.language is not None:
         condition = and_(condition, A.language == period.language.value)

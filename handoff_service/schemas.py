@@ -691,6 +691,30 @@ class TicketReport(BaseModel):
     )
 
 
+class UnansweredTopic(BaseModel):
+    """Distinct unanswered texts of one language that share their words (docs/metrics.md)."""
+
+    language: Language
+    label: str = Field(description="Its most central text (weighted by how often each is asked).")
+    terms: list[str] = Field(description="Its most distinctive words.")
+    conversations: int = Field(
+        description="Volume: distinct conversations of the period that recorded one of its texts."
+    )
+    texts: int = Field(description="Distinct texts (wordings) in it.")
+    examples: list[str] = Field(description="The next most central texts after the label.")
+    text_hashes: list[str] = Field(
+        description="SHA-256 (hex) of each of its texts, most asked first: the `text_hash` of "
+        "the unanswered questions behind it."
+    )
+
+
+class UnansweredTopicsReport(BaseModel):
+    period: ReportPeriod
+    topics: list[UnansweredTopic] = Field(
+        description="Largest first (conversations, then language and label); at most `limit`."
+    )
+
+
 # --- personal data (privacy.py) -------------------------------------------------------------
 
 

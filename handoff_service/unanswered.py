@@ -1,20 +1,27 @@
 """Unanswered questions: recorded once per (conversation, reason, text), listed newest first
-or grouped by text, most asked first."""
+or clustered into topics, largest first (docs/metrics.md "Unanswered topics")."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
 
-from sqlalchemy import desc, func, select
+from sqlalchemy import desc, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from handoff_service.models import UnansweredQuestion
-from handoff_service.schemas import UnansweredIn, UnansweredReason
+from handoff_service.schemas import UnansweredIn, UnansweredReason, UnansweredTopic
 from handoff_service.vocabulary import Language
+from knowledge.gaps import cluster_texts
+
+#: The most asked distinct texts of each language that :func:`topics` clusters: the
+#: clustering's time and memory grow with the square of their number (2,000 texts took about
+#: a second per language, 500 about a sixteenth of that; the dashboard's top 20 topics are
+#: in the most asked texts anyway).
+MAX_TOPIC_TEXTS = 500
+TOPIC_EXAMPLES = 3
 
 
 def text_hash(text: str) -> str:
@@ -80,35 +87,59 @@ def list_unanswered(
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
-@dataclass(frozen=True)
-class FrequentQuestion:
-    """One redacted text with the number of conversations that asked it and the last time."""
-
-    text: str
-    conversations: int
-    last_asked: dt.datetime
-
-
-def most_frequent(
+def topics(
     session: Session,
     since: dt.datetime,
     until: dt.datetime,
     language: Language | None = None,
     limit: int = 20,
-) -> list[FrequentQuestion]:
-    """The texts asked in ``[since, until)`` (in ``language``, if given), each with the
-    conversations that asked it (a conversation asking it with several reasons counts once):
-    most asked first, then the most recently asked."""
+) -> list[UnansweredTopic]:
+    """The texts asked in ``[since, until)``, clustered by their words per language
+    (``knowledge.gaps.cluster_texts`` without a model): at most :data:`MAX_TOPIC_TEXTS` distinct
+    texts per language, the most asked. Largest first (conversations, then language, label)."""
+    found: list[UnansweredTopic] = []
+    for lang in [language] if language is not None else list(Language):
+        found += _language_topics(session, since, until, lang)
+    found.sort(key=lambda t: (-t.conversations, t.language, t.label))
+    return found[:limit]
+
+
+def _language_topics(
+    session: Session, since: dt.datetime, until: dt.datetime, language: Language
+) -> list[UnansweredTopic]:
     q = UnansweredQuestion
-    conversations = func.count(func.distinct(q.conversation_id)).label("conversations")
-    last_asked = func.max(q.occurred_at).label("last_asked")
-    query = (
-        select(q.text, conversations, last_asked)
-        .where(q.occurred_at >= since, q.occurred_at < until)
+    where = (q.occurred_at >= since, q.occurred_at < until, q.language == language.value)
+    asked = func.count(distinct(q.conversation_id)).label("asked")
+    texts = session.execute(
+        select(q.text_hash, q.text, asked)
+        .where(*where)
         .group_by(q.text_hash, q.text)
-        .order_by(desc(conversations), desc(last_asked), q.text)
-        .limit(limit)
+        .order_by(desc(asked), q.text_hash)
+        .limit(MAX_TOPIC_TEXTS)
+    ).all()
+    if not texts:
+        return []
+    hashes = [row.text_hash for row in texts]
+    asked_by: dict[str, set[str]] = {key: set() for key in hashes}
+    pairs = select(q.text_hash, q.conversation_id).where(*where, q.text_hash.in_(hashes))
+    for key, conversation_id in session.execute(pairs.distinct()):
+        asked_by[key].add(conversation_id)
+    clusters = cluster_texts(
+        [row.text for row in texts], language.value, weights=[row.asked for row in texts]
     )
-    if language is not None:
-        query = query.where(q.language == language.value)
-    return [FrequentQuestion(*row) for row in session.execute(query)]
+    result = []
+    for cluster in clusters:
+        members = [texts[i] for i in cluster.members]
+        result.append(
+            UnansweredTopic(
+                language=language,
+                label=members[0].text,
+                terms=cluster.terms,
+                conversations=len(set().union(*(asked_by[m.text_hash] for m in members))),
+                texts=len(members),
+                examples=[m.text for m in members[1 : TOPIC_EXAMPLES + 1]],
+                # most asked first, as the query read them
+                text_hashes=[hashes[i] for i in sorted(cluster.members)],
+            )
+        )
+    return result

@@ -8,6 +8,9 @@ language (the embedding model is English-centric, so a Spanish and an English qu
 one theme do not reliably land together; editors write both versions anyway). Each cluster is
 named by its most central question and its most distinctive words, and the clusters are sorted
 by volume: the list of articles to write next. Formatting the report: :mod:`knowledge.gap_report`.
+
+The clustering itself, :func:`cluster_texts`, also runs without a model, on words alone: the
+handoff service's report of unanswered topics (``handoff_service.unanswered.topics``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import httpx
@@ -34,6 +38,14 @@ PAGE_SIZE = 1000  # the service's maximum ``limit`` for GET /v1/unanswered
 # (w = 0.5 works for 0.7 only in Spanish); re-check on real data once it exists.
 LEXICAL_WEIGHT = 0.7
 DEFAULT_DISTANCE = 0.75
+# Without a model: the character n-gram TF-IDF cosine alone, of the questions' content words
+# (stop words dropped: "do you have ..." or "puedo ..." made unrelated questions neighbours).
+# Measured on scripts/generate_month.py's UNANSWERED (10 labelled topics x 3-6 wordings per
+# language, with its one-off questions): 0.80 has the best adjusted Rand index among the
+# thresholds whose clusters stay >= 0.9 homogeneous (es 0.36, en 0.50; exact text: 0). Words
+# cannot join paraphrases that share none ("aceptan paypal?", "teneis bizum o solo tarjeta"):
+# only 1-2 of the 10 topics come out whole and alone.
+LEXICAL_DISTANCE = 0.80
 MAX_ITEMS_PER_LANGUAGE = 5000  # agglomerative clustering is O(n^2) in memory
 
 
@@ -206,10 +218,12 @@ def check_against_kb(clusters: list[GapCluster], kb) -> None:
 def cluster_gaps(
     gaps: list[Gap],
     model,
-    distance: float = DEFAULT_DISTANCE,
+    distance: float | None = None,
     examples: int = 3,
 ) -> list[GapCluster]:
-    """Topics of the unanswered questions, largest first (ties: language, label)."""
+    """Topics of the unanswered questions, largest first (ties: language, label).
+
+    ``model`` None: words alone; ``distance`` None: the default for the model or for words."""
     clusters: list[GapCluster] = []
     for language in LANGUAGES:
         group = [g for g in gaps if g.language == language][-MAX_ITEMS_PER_LANGUAGE:]
@@ -219,51 +233,98 @@ def cluster_gaps(
     return clusters
 
 
-def _cluster_language(group: list[Gap], model, threshold: float, examples: int) -> list[GapCluster]:
-    from sklearn.cluster import AgglomerativeClustering
-
+def _cluster_language(
+    group: list[Gap], model, distance: float | None, examples: int
+) -> list[GapCluster]:
     texts = [g.text for g in group]
-    similarity = _similarity(texts, model)
-    if len(group) == 1:
-        labels = np.zeros(1, dtype=int)
-    else:
-        labels = AgglomerativeClustering(
-            n_clusters=None, distance_threshold=threshold, metric="precomputed", linkage="average"
-        ).fit_predict(np.clip(1.0 - similarity, 0.0, 2.0))
-    terms = _top_terms(texts, labels, group[0].language)
     clusters = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        centrality = similarity[np.ix_(members, members)].mean(axis=1)
-        ordered = members[np.argsort(-centrality, kind="stable")]
+    for topic in cluster_texts(texts, group[0].language, model, distance):
         distinct: list[str] = []
-        for i in ordered:
+        for i in topic.members:
             if texts[i].lower() not in {t.lower() for t in distinct}:
                 distinct.append(texts[i])
         clusters.append(
             GapCluster(
                 language=group[0].language,
                 label=distinct[0],
-                count=len(members),
-                conversations=len({group[i].conversation_id for i in members}),
-                terms=terms[int(label)],
+                count=len(topic.members),
+                conversations=len({group[i].conversation_id for i in topic.members}),
+                terms=topic.terms,
                 examples=distinct[1 : examples + 1],
-                reasons=dict(Counter(group[i].reason for i in members).most_common()),
+                reasons=dict(Counter(group[i].reason for i in topic.members).most_common()),
             )
         )
     return clusters
 
 
-def _similarity(texts: list[str], model) -> np.ndarray:
+@dataclass(frozen=True)
+class TextCluster:
+    """One topic of :func:`cluster_texts`: ``members`` index its texts, most central first."""
+
+    members: list[int]
+    terms: list[str]
+
+
+def cluster_texts(
+    texts: Sequence[str],
+    language: str,
+    model=None,
+    distance: float | None = None,
+    weights: Sequence[int] | None = None,
+) -> list[TextCluster]:
+    """Average-linkage clusters of ``texts`` (one language), in the order of their first text.
+
+    ``weights``: how many times each text was asked (a distinct text standing for N questions
+    counts N when picking the most central text; the linkage sees each text once).
+    ``model`` None: words alone (:data:`LEXICAL_DISTANCE`); ``distance`` None: the default.
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    if distance is None:
+        distance = DEFAULT_DISTANCE if model is not None else LEXICAL_DISTANCE
+    similarity = _similarity(list(texts), model, language)
+    if len(texts) == 1:
+        labels = np.zeros(1, dtype=int)
+    else:
+        labels = AgglomerativeClustering(
+            n_clusters=None, distance_threshold=distance, metric="precomputed", linkage="average"
+        ).fit_predict(np.clip(1.0 - similarity, 0.0, 2.0))
+    terms = _top_terms(list(texts), labels, language)
+    clusters = []
+    for label in dict.fromkeys(labels.tolist()):
+        members = np.flatnonzero(labels == label)
+        centrality = np.average(
+            similarity[np.ix_(members, members)],
+            axis=1,
+            weights=None if weights is None else np.asarray(weights, dtype=float)[members],
+        )
+        ordered = members[np.argsort(-centrality, kind="stable")]
+        clusters.append(TextCluster([int(i) for i in ordered], terms[int(label)]))
+    return clusters
+
+
+def _similarity(texts: list[str], model, language: str) -> np.ndarray:
+    if model is None:
+        return _lexical([_content_words(text, language) for text in texts])
+    vectors = model.encode(texts)
+    return (1.0 - LEXICAL_WEIGHT) * (vectors @ vectors.T) + LEXICAL_WEIGHT * _lexical(texts)
+
+
+def _lexical(texts: list[str]) -> np.ndarray:
+    """Cosine of the texts' character n-gram TF-IDF vectors (accents ignored)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectors = model.encode(texts)
-    lexical = TfidfVectorizer(
+    matrix = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(2, 4), strip_accents="unicode", sublinear_tf=True
     ).fit_transform(texts)
-    return (1.0 - LEXICAL_WEIGHT) * (vectors @ vectors.T) + LEXICAL_WEIGHT * (
-        lexical @ lexical.T
-    ).toarray()
+    return (matrix @ matrix.T).toarray()
+
+
+def _content_words(text: str, language: str) -> str:
+    """``text`` without its stop words (the text itself when nothing else is left)."""
+    stop = _stop_words(language)
+    words = [w for w in re.findall(r"\w+", text.lower()) if w not in stop]
+    return " ".join(words) or text
 
 
 # Sklearn ships English stop words only; these are the Spanish function words that would
@@ -281,11 +342,17 @@ _SPANISH_STOP_WORDS = frozenset(
 )
 
 
+def _stop_words(language: str) -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return ENGLISH_STOP_WORDS if language == "en" else _SPANISH_STOP_WORDS
+
+
 def _top_terms(texts: list[str], labels: np.ndarray, language: str, top: int = 4) -> dict:
     """The words that best distinguish each cluster (class-based TF-IDF over the clusters)."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
-    stop = ENGLISH_STOP_WORDS if language == "en" else _SPANISH_STOP_WORDS
+    stop = _stop_words(language)
     ids = list(np.unique(labels))
     documents = [" ".join(t for t, lab in zip(texts, labels, strict=True) if lab == i) for i in ids]
     vectorizer = TfidfVectorizer(stop_words=sorted(stop), token_pattern=r"(?u)\b[^\W\d_]{3,}\b")

@@ -9,6 +9,7 @@ alike; the console only turns forms into those calls and results into HTML. One 
 - :mod:`.actions`: the POST forms on a ticket (post/redirect/get, outcome as a flash message);
 - :mod:`.reports`: the admins' support-metrics page and its CSV export, with the SVG charts of
   :mod:`.charts`;
+- :mod:`.conversations`: the conversations behind a report figure, and one conversation;
 - :mod:`.templating`: the Jinja environment and rendering with the security headers;
 - :mod:`.filters`: how values are written for agents, registered as Jinja filters.
 """
@@ -21,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from handoff_service.console import actions, reports, session, views
+from handoff_service.console import actions, conversations, reports, session, views
 from handoff_service.console.session import COOKIE_PATH, ConsoleError, LoginRequired, safe_next
 from handoff_service.console.templating import PACKAGE_DIR, render
 
@@ -47,7 +48,7 @@ def install(app: FastAPI) -> None:
         StaticFiles(directory=PACKAGE_DIR / "static"),
         name="console-static",
     )
-    for module in (session, views, actions, reports):
+    for module in (session, views, actions, reports, conversations):
         app.include_router(module.router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(ConsoleError, _console_error)

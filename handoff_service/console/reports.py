@@ -1,8 +1,8 @@
 """The admins' support-metrics page, ``/console/reports``, and its CSV export.
 
 The figures are the JSON reports' (handoff_service.reporting; definitions: docs/metrics.md)
-for a period of whole days of the organisation's calendar, plus the most frequent unanswered
-questions (handoff_service.unanswered). Each table is built once, as a :class:`Table` of
+for a period of whole days of the organisation's calendar, plus the top unanswered topics
+(handoff_service.unanswered). Each table is built once, as a :class:`Table` of
 cells that carry both the raw value and the text shown, and then written either as HTML
 (with its chart, :mod:`.charts`) or as CSV: the export holds exactly the page's rows.
 """
@@ -25,14 +25,14 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 
-from handoff_service import reporting, unanswered
+from handoff_service import reporting, sla, unanswered
 from handoff_service.console import charts
 from handoff_service.console.filters import day, describe, duration, help_center_link, percent
-from handoff_service.console.filters import local_time as format_time
 from handoff_service.console.session import COOKIE_PATH, AdminLogin, ConsoleError, take_flash
 from handoff_service.console.templating import SECURITY_HEADERS, render
 from handoff_service.context import AppContext
 from handoff_service.dependencies import Ctx, DbSession
+from handoff_service.drilldown import Feedback
 from handoff_service.models import utcnow
 from handoff_service.schemas import (
     ArticlesReport,
@@ -43,6 +43,7 @@ from handoff_service.schemas import (
     ReportPeriod,
     TicketReport,
     TicketReportPeriod,
+    UnansweredTopic,
 )
 from handoff_service.vocabulary import HandoffReason, Language, Outcome
 
@@ -50,6 +51,8 @@ router = APIRouter(prefix=COOKIE_PATH, include_in_schema=False)
 T = TypeVar("T")
 
 PAGE = f"{COOKIE_PATH}/reports"
+#: The list of the conversations behind a figure (console/conversations.py).
+CONVERSATIONS = f"{COOKIE_PATH}/conversations"
 #: The longest period the page reports on (one reporting call per week: 53 at most).
 MAX_DAYS = 366
 #: Rows of the article and unanswered-question tables.
@@ -188,12 +191,12 @@ class Figures:
         return self._done(reporting.tickets(self.session, self.period.tickets(), self.now))
 
     @cached_property
-    def unanswered(self) -> list[unanswered.FrequentQuestion]:
+    def unanswered(self) -> list[UnansweredTopic]:
         period = self.period.conversations()
-        rows = unanswered.most_frequent(
+        found = unanswered.topics(
             self.session, period.since, period.until, period.language, TOP_ROWS
         )
-        return self._done(rows)
+        return self._done(found)
 
     def local_day(self, moment: dt.datetime) -> dt.date:
         return moment.astimezone(self.period.zone).date()
@@ -235,8 +238,8 @@ def label(text: str, href: str | None = None) -> Cell:
     return Cell(text, text, href)
 
 
-def count(number: int) -> Cell:
-    return Cell(number, str(number))
+def count(number: int, href: str | None = None) -> Cell:
+    return Cell(number, str(number), href)
 
 
 def share(fraction: float | None) -> Cell:
@@ -247,8 +250,15 @@ def seconds(value: float | None) -> Cell:
     return Cell(value, "—" if value is None else duration(round(value)))
 
 
-def count_and_share(number: int, fraction: float | None) -> Cell:
-    return Cell(number, f"{number} ({percent(fraction)})")
+def count_and_share(number: int, fraction: float | None, href: str | None = None) -> Cell:
+    return Cell(number, f"{number} ({percent(fraction)})", href)
+
+
+def conversations_link(period: Period, **filters: str | list[str]) -> str:
+    """The console's list of the period's conversations that ``filters`` select
+    (drilldown.ConversationFilter's fields): the ones a figure counts."""
+    query = period.query(queue=None) | filters
+    return f"{CONVERSATIONS}?{urlencode(query, doseq=True)}"
 
 
 def text_column(header: str) -> Column:
@@ -276,14 +286,24 @@ def outcomes_table(figures: Figures) -> Table:
     report = figures.outcomes
     total = report.conversations
     o = report.outcomes
-    parts: list[tuple[str, int]] = [
-        (OUTCOME_LABELS[Outcome.RESOLVED_CONFIRMED], o.resolved_confirmed.conversations),
-        (OUTCOME_LABELS[Outcome.RESOLVED_ASSUMED], o.resolved_assumed.conversations),
+
+    def part(outcome: Outcome) -> tuple[str, int, dict[str, str]]:
+        number = getattr(o, outcome.value).conversations
+        return OUTCOME_LABELS[outcome], number, {"outcome": outcome.value}
+
+    # (label, count, the filters of the conversations it counts)
+    parts: list[tuple[str, int, dict[str, str]]] = [
+        part(Outcome.RESOLVED_CONFIRMED),
+        part(Outcome.RESOLVED_ASSUMED),
         *(
-            (f"Handed over: {reason.value.replace('_', ' ')}", o.handed_over.by_reason[reason])
+            (
+                f"Handed over: {reason.value.replace('_', ' ')}",
+                o.handed_over.by_reason[reason],
+                {"outcome": Outcome.HANDED_OVER.value, "reason": reason.value},
+            )
             for reason in HandoffReason
         ),
-        (OUTCOME_LABELS[Outcome.ABANDONED], o.abandoned.conversations),
+        part(Outcome.ABANDONED),
     ]
     table = Table(
         "outcomes",
@@ -293,16 +313,21 @@ def outcomes_table(figures: Figures) -> Table:
         "days makes a conversation abandoned, not resolved.",
         [text_column("Outcome"), Column("Conversations"), Column("Share", "Share (0-1)")],
     )
-    for name, number in parts:
-        table.rows.append([label(name), count(number), share(Rate.of(number, total).rate)])
-    table.rows.append([label("All conversations"), count(total), share(Rate.of(total, total).rate)])
+    period = figures.period
+    for name, number, filters in parts:
+        href = conversations_link(period, **filters)
+        table.rows.append([label(name), count(number, href), share(Rate.of(number, total).rate)])
+    all_conversations = count(total, conversations_link(period))
+    table.rows.append(
+        [label("All conversations"), all_conversations, share(Rate.of(total, total).rate)]
+    )
     if total:
         table.chart = charts.stacked_bars(
             "chart-outcomes",
             "Outcomes of the period's conversations",
             f"One bar of {total} conversations split by outcome; the table below has the numbers.",
-            [f"{name}: {percent(number / total)}" for name, number in parts],
-            [charts.StackedBar("Period", [number for _, number in parts], f"{total} conv.")],
+            [f"{name}: {percent(number / total)}" for name, number, _ in parts],
+            [charts.StackedBar("Period", [number for _, number, _ in parts], f"{total} conv.")],
             tones=[0, 1, *REASON_TONES, 7],
         )
     return table
@@ -328,13 +353,17 @@ def weeks_table(figures: Figures) -> Table:
         start = figures.local_day(report.period.since)
         end = figures.local_day(report.period.until) - dt.timedelta(days=1)
         href = f"{PAGE}?{urlencode(period.query(since=start, until=end))}"
+        week = Period(start, end, period.zone, period.language)
         cells = [
             Cell(start.isoformat(), day(start), href),
             Cell(end.isoformat(), day(end)),
-            count(report.conversations),
+            count(report.conversations, conversations_link(week)),
         ]
         counts = [getattr(report.outcomes, outcome.value) for outcome in OUTCOME_ORDER]
-        cells += [count_and_share(c.conversations, c.share) for c in counts]
+        cells += [
+            count_and_share(c.conversations, c.share, conversations_link(week, outcome=o.value))
+            for o, c in zip(OUTCOME_ORDER, counts, strict=True)
+        ]
         table.rows.append(cells)
         bars.append(
             charts.StackedBar(
@@ -451,12 +480,23 @@ def times_table(figures: Figures) -> Table:
     return table
 
 
-def _due_table(name: str, title: str, what: str, groups: dict[str, DueDates], link: bool) -> Table:
+def _due_table(
+    name: str,
+    title: str,
+    what: str,
+    groups: dict[str, DueDates],
+    link: bool,
+    language: Language | None = None,
+) -> Table:
+    """``link``: each group is a queue, linked to its tickets in the queue page, and its
+    missed count to those overdue now (the open ones among them, whatever their creation day)."""
+    overdue_note = " A queue's missed count links to its tickets overdue now." if link else ""
     table = Table(
         name,
         title,
         "Tickets created in the period: met = resolved by the due date; missed = resolved "
-        "after it, or open and past it; open and not due yet ones are not in the rate.",
+        "after it, or open and past it; open and not due yet ones are not in the rate."
+        + overdue_note,
         [
             text_column(what),
             Column("Met"),
@@ -468,11 +508,15 @@ def _due_table(name: str, title: str, what: str, groups: dict[str, DueDates], li
     bars = []
     for group, due in groups.items():
         href = f"{COOKIE_PATH}/?{urlencode({'queue': group})}" if link else None
+        overdue = {"queue": group, "due": sla.DueState.OVERDUE.value}
+        if language is not None:
+            overdue["language"] = language.value
+        overdue_href = f"{COOKIE_PATH}/?{urlencode(overdue)}" if link else None
         table.rows.append(
             [
                 label(group, href),
                 count(due.met),
-                count(due.missed),
+                count(due.missed, overdue_href),
                 count(due.open_not_due),
                 share(due.met_rate),
             ]
@@ -492,7 +536,14 @@ def _due_table(name: str, title: str, what: str, groups: dict[str, DueDates], li
 
 def due_by_queue_table(figures: Figures) -> Table:
     groups = figures.tickets.due_dates.by_queue
-    return _due_table("due_by_queue", "Due dates met per queue", "Queue", groups, link=True)
+    return _due_table(
+        "due_by_queue",
+        "Due dates met per queue",
+        "Queue",
+        groups,
+        link=True,
+        language=figures.period.language,
+    )
 
 
 def due_by_request_type_table(figures: Figures) -> Table:
@@ -530,37 +581,75 @@ def articles_table(figures: Figures) -> Table:
     )
     url = figures.ctx.settings.help_center_url
     for article in unhelpful:
+        shown = {"article_id": article.article_id}
+        links = {
+            answer: conversations_link(figures.period, **shown, feedback=answer.value)
+            for answer in Feedback
+        }
         table.rows.append(
             [
                 label(article.article_id, _article_link(url, article.article_id)),
-                count(article.not_helpful),
-                count(article.helpful),
-                count(article.no_feedback),
-                count(article.shown),
+                count(article.not_helpful, links[Feedback.NOT_HELPFUL]),
+                count(article.helpful, links[Feedback.HELPFUL]),
+                count(article.no_feedback, links[Feedback.NO_FEEDBACK]),
+                count(article.shown, conversations_link(figures.period, **shown)),
             ]
         )
     return table
 
 
+#: The most texts a topic's link passes to the conversations page (its ``question`` filter's
+#: limit, drilldown.ConversationFilter): a topic's most asked texts.
+LINKED_QUESTIONS = 50
+
+
 def unanswered_table(figures: Figures) -> Table:
-    zone = figures.period.zone
+    topics = figures.unanswered
     table = Table(
         "unanswered",
-        "Most frequent unanswered questions",
-        f"Questions the bot could not answer (no article, a 'no', or a handoff), grouped by "
-        f"their exact (redacted) text; at most {TOP_ROWS}.",
-        [text_column("Question"), Column("Conversations"), text_column("Last asked")],
+        "Top unanswered topics",
+        f"Questions the bot could not answer (no article, a 'no', or a handoff), their distinct "
+        f"texts grouped by shared words per language, largest first; at most {TOP_ROWS}. "
+        f"Conversations: distinct conversations that asked one of the topic's wordings. Each "
+        f"topic links to its conversations (its {LINKED_QUESTIONS} most asked wordings).",
+        [
+            text_column("Topic"),
+            text_column("Language"),
+            text_column("Terms"),
+            Column("Conversations"),
+            Column("Distinct wordings"),
+        ],
         empty="No unanswered question in this period.",
         wide=True,
     )
-    for question in figures.unanswered:
-        asked = question.last_asked.astimezone(zone)
+    for topic in topics:
+        questions = topic.text_hashes[:LINKED_QUESTIONS]
+        language = topic.language.value
+        href = conversations_link(figures.period, language=language, question=questions)
         table.rows.append(
             [
-                label(question.text),
-                count(question.conversations),
-                Cell(asked.isoformat(timespec="seconds"), format_time(asked, zone)),
+                label(topic.label, href),
+                label(language),
+                label(", ".join(topic.terms)),
+                count(topic.conversations),
+                count(topic.texts),
             ]
+        )
+    if topics:
+        largest = topics[0].conversations
+        table.chart = charts.horizontal_bars(
+            "chart-unanswered",
+            "Top unanswered topics",
+            "Conversations per unanswered topic, as a share of the largest; the table below has "
+            "the numbers.",
+            [
+                charts.Bar(
+                    f"{t.label} ({t.language.value})",
+                    t.conversations / largest,
+                    f"{t.conversations} conv.",
+                )
+                for t in topics
+            ],
         )
     return table
 

@@ -381,16 +381,16 @@ def test_the_page_shows_the_api_figures_of_the_period(
     links = [row[0].href for row in html.tables["articles"]]
     assert "http://localhost:8080/help/es/returns-how-to" in links
 
-    questions = texts(html.tables["unanswered"])
-    assert [row[:2] for row in questions] == [
-        ["¿Puedo pagar con Bizum?", "2"],  # two conversations (one asked it twice)
-        ["=HYPERLINK(1)", "1"],
-        [f"Mi factura {SCRIPT}", "1"],
+    topics = texts(html.tables["unanswered"])
+    assert [(row[0], row[1], row[3]) for row in topics] == [
+        ("¿Puedo pagar con Bizum?", "es", "2"),  # two conversations (one asked it twice)
+        ("=HYPERLINK(1)", "en", "1"),
+        (f"Mi factura {SCRIPT}", "es", "1"),
     ]
 
-    # the charts: outcomes, weeks, due dates per queue and per request type
-    assert response.text.count('<svg class="chart"') == 4
-    for chart in ("outcomes", "weeks", "due_by_queue", "due_by_request_type"):
+    # the charts: outcomes, weeks, due dates per queue and per request type, unanswered topics
+    assert response.text.count('<svg class="chart"') == 5
+    for chart in ("outcomes", "weeks", "due_by_queue", "due_by_request_type", "unanswered"):
         assert f'aria-labelledby="chart-{chart}-title chart-{chart}-desc"' in response.text
     # every table has its CSV link, with the page's filters
     downloads = [link for link in html.links if link.startswith(CSV)]
@@ -578,11 +578,11 @@ def test_each_csv_holds_its_table(
         for since, until in scenario.weeks()
     ]
 
-    questions = {row[0]: row[1:] for row in exported["unanswered"][1:]}
-    assert questions[f"Mi factura {SCRIPT}"][0] == "1"  # CSV is not HTML: the text as stored
-    assert "'=HYPERLINK(1)" in questions  # a spreadsheet must not run it as a formula
-    asked = dt.datetime.fromisoformat(questions["¿Puedo pagar con Bizum?"][1])
-    assert asked.utcoffset() is not None
+    topics = {row[0]: row[1:] for row in exported["unanswered"][1:]}
+    assert topics[f"Mi factura {SCRIPT}"][2] == "1"  # CSV is not HTML: the text as stored
+    assert "'=HYPERLINK(1)" in topics  # a spreadsheet must not run it as a formula
+    language, terms, conversations, wordings = topics["¿Puedo pagar con Bizum?"]
+    assert (language, conversations, wordings) == ("es", "2", "1") and "bizum" in terms
 
 
 # --- weeks ----------------------------------------------------------------------------------
@@ -600,3 +600,56 @@ def test_weeks_are_seven_calendar_days_across_a_clock_change() -> None:
     ]
     assert weeks[0].until - weeks[0].since == 7 * DAY - HOUR
     assert all(w.language == "es" for w in weeks)
+
+
+# --- unanswered topics ----------------------------------------------------------------------
+
+
+def test_unanswered_topics_table_is_the_apis_with_links_to_their_conversations(
+    empty: None, admin: TestClient, client: TestClient, tokens: dict[str, Any], zone: ZoneInfo
+) -> None:
+    today = dt.datetime.now(zone).date()
+    at = dt.datetime.combine(today, dt.time(), tzinfo=zone) + HOUR
+    # one topic of 55 wordings (more than a link carries), asked by 60 conversations
+    for n in range(60):
+        text = f"can I redeem gift card number {n % 55}"
+        ask(client, tokens, text, at, conversation_id=f"g{n}", language="en")
+    ask(client, tokens, "¿Tenéis tienda física en Madrid?", at, conversation_id="t1")
+    ask(client, tokens, "tienen tienda fisica?", at, conversation_id="t2")
+    form = {"since": today.isoformat(), "until": today.isoformat()}
+
+    api = report(client, tokens, "unanswered-topics", at - HOUR, at - HOUR + DAY)["topics"]
+    assert [(t["conversations"], t["texts"]) for t in api] == [(60, 55), (2, 2)]
+    html = page(admin, **form)
+    assert html.headers["unanswered"] == [
+        "Topic",
+        "Language",
+        "Terms",
+        "Conversations",
+        "Distinct wordings",
+    ]
+    assert texts(html.tables["unanswered"]) == [
+        [t["label"], t["language"], ", ".join(t["terms"]), str(t["conversations"]), str(t["texts"])]
+        for t in api
+    ]
+    for row, topic in zip(html.tables["unanswered"], api, strict=True):
+        link = urlsplit(row[0].href or "")
+        assert link.path == "/console/conversations"
+        assert parse_qs(link.query) == {
+            **{key: [value] for key, value in form.items()},
+            "language": [topic["language"]],
+            "question": topic["text_hashes"][:50],
+        }
+    gift = parse_qs(urlsplit(html.tables["unanswered"][0][0].href or "").query)
+    assert len(gift["question"]) == 50
+    assert (
+        'aria-labelledby="chart-unanswered-title chart-unanswered-desc"'
+        in admin.get(PAGE, params=form).text
+    )
+
+    header, *rows = csv_rows(admin, "unanswered", **form)
+    assert header == html.headers["unanswered"]
+    assert rows == texts(html.tables["unanswered"])
+
+    spanish = page(admin, **form, language="es")
+    assert [row[0].text for row in spanish.tables["unanswered"]] == [api[1]["label"]]

@@ -1,4 +1,5 @@
-"""Unanswered questions: the bot records them (idempotently, redacted), agents list them."""
+"""Unanswered questions: the bot records them (idempotently, redacted), agents list them,
+admins read them clustered into topics."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
+from sklearn.metrics import adjusted_rand_score
 from sqlalchemy import delete, func, select
 
 from handoff_service.models import UnansweredQuestion
 from handoff_service.schemas import UnansweredIn
-from handoff_service.unanswered import record
+from handoff_service.unanswered import record, text_hash
+from scripts.generate_month import UNANSWERED
 
 URL = "/v1/unanswered"
 
@@ -202,3 +205,85 @@ def test_list_filters_and_order(client: TestClient, tokens) -> None:
 def test_bad_list_filters_get_422(client: TestClient, tokens, params: dict[str, object]) -> None:
     response = client.get(URL, params=params, headers=tokens["agent"])
     assert response.status_code == 422, response.text
+
+
+# --- topics (GET /v1/reports/unanswered-topics) ------------------------------------------
+
+TOPICS = "/v1/reports/unanswered-topics"
+PERIOD = {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z"}
+
+
+def ask(client: TestClient, tokens, text: str, language: str, conv: str, **fields: object) -> None:
+    fields = {"occurred_at": "2026-11-10T10:00:00Z"} | fields
+    payload = question(conversation_id=conv, language=language, text=text, **fields)
+    assert client.post(URL, json=payload, headers=tokens["bot"]).status_code == 201
+
+
+def topics(client: TestClient, tokens, **params: object) -> list[dict[str, object]]:
+    response = client.get(TOPICS, params={**PERIOD, **params}, headers=tokens["admin"])
+    assert response.status_code == 200, response.text
+    return response.json()["topics"]
+
+
+def test_the_generators_wordings_are_clustered_per_language(client: TestClient, tokens) -> None:
+    """The labelled topics of scripts/generate_month.py: every wording lands in exactly one
+    topic of its language, and the topics agree with the labels far better than exact text
+    (adjusted Rand index 0); docs/metrics.md has the measured figures."""
+    topic_of: dict[str, str] = {}
+    n = 0
+    for label, languages in UNANSWERED.items():
+        for language, wordings in languages.items():
+            for wording in wordings:
+                ask(client, tokens, wording, language, f"c{n}")
+                topic_of[text_hash(wording)] = label
+                n += 1
+    found = topics(client, tokens, limit=100)
+    assert found == topics(client, tokens, limit=100)  # deterministic
+    for language in ("es", "en"):
+        mine = [t for t in found if t["language"] == language]
+        members = [h for t in mine for h in t["text_hashes"]]
+        wordings = sum(len(languages[language]) for languages in UNANSWERED.values())
+        assert len(members) == len(set(members)) == wordings
+        assert all(t["texts"] == len(t["text_hashes"]) == t["conversations"] for t in mine)
+        truth = [topic_of[h] for h in members]
+        clusters = [i for i, t in enumerate(mine) for _ in t["text_hashes"]]
+        assert len(mine) < wordings
+        assert adjusted_rand_score(truth, clusters) >= 0.3
+
+
+def test_wordings_differing_in_accents_case_and_stop_words_are_one_topic(
+    client: TestClient, tokens
+) -> None:
+    for n, text in enumerate(["¿Tenéis tienda física en Madrid?", "tienen tienda fisica?"]):
+        ask(client, tokens, text, "es", f"s{n}")
+    ask(client, tokens, "¿Cuál es el horario de atención?", "es", "h1")
+    (stores, hours) = topics(client, tokens)
+    assert stores["texts"] == 2 and stores["conversations"] == 2
+    assert "tienda" in stores["terms"]
+    assert hours["texts"] == 1 and hours["label"] == "¿Cuál es el horario de atención?"
+
+
+def test_topic_volume_counts_conversations_not_records(client: TestClient, tokens) -> None:
+    gift = "how do i redeem a gift card"
+    ask(client, tokens, gift, "en", "c1")
+    ask(client, tokens, gift, "en", "c1", reason="handoff")  # same conversation, two records
+    ask(client, tokens, "redeem my gift card", "en", "c1")  # another wording, same conversation
+    ask(client, tokens, gift, "en", "c2")
+    ask(client, tokens, "¿Puedo pagar con Bizum?", "es", "c3")
+    ask(client, tokens, "too late", "en", "c4", occurred_at="2026-12-01T00:00:00Z")
+    (card, bizum) = topics(client, tokens)
+    assert (card["language"], card["conversations"], card["texts"]) == ("en", 2, 2)
+    assert card["label"] == gift  # the most asked wording is the most central
+    assert card["examples"] == ["redeem my gift card"]
+    assert card["text_hashes"] == [text_hash(gift), text_hash("redeem my gift card")]
+    assert (bizum["language"], bizum["conversations"]) == ("es", 1)
+    assert [t["label"] for t in topics(client, tokens, language="es")] == [bizum["label"]]
+    assert [t["label"] for t in topics(client, tokens, limit=1)] == [gift]
+
+
+def test_topics_are_for_admins(client: TestClient, tokens) -> None:
+    assert client.get(TOPICS, params=PERIOD).status_code == 401
+    for who in ("agent", "bot"):
+        assert client.get(TOPICS, params=PERIOD, headers=tokens[who]).status_code == 403
+    bad = client.get(TOPICS, params={**PERIOD, "until": PERIOD["since"]}, headers=tokens["admin"])
+    assert bad.status_code == 422
