@@ -198,8 +198,9 @@ def test_admin_reads_the_reports_page_in_the_browser(
 ) -> None:
     """Against a generated month (scripts/generate_month.py: conversations, unanswered
     questions, handoffs, agents' work and ratings through the API), the page renders its SVG
-    charts under the console's CSP, passes axe, and its figures are the API's; the screenshot
-    is docs/screenshots/console-reports.png."""
+    charts under the console's CSP, passes axe, and its figures are the API's; a figure opens
+    the conversations behind it, and those one conversation's page. Screenshots:
+    docs/screenshots/console-reports.png, console-conversations.png, console-conversation.png."""
     zone = ZoneInfo("Europe/Madrid")
     today = dt.datetime.now(zone).date()
     first_day = today - dt.timedelta(days=today.weekday() + 28)
@@ -275,7 +276,7 @@ def test_admin_reads_the_reports_page_in_the_browser(
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(f"{service.url}/console/reports?*")
     charts = page.locator("svg.chart[role=img]")
-    assert charts.count() == 4
+    assert charts.count() == 5
     assert charts.first.bounding_box()["height"] > 30  # type: ignore[index]
     outcome_rows = page.locator("table#table-outcomes tbody tr")
     total = outcome_rows.filter(has_text="All conversations").locator("td").first.inner_text()
@@ -293,4 +294,34 @@ def test_admin_reads_the_reports_page_in_the_browser(
     with page.expect_download() as download:
         page.locator("#report-outcomes").get_by_role("link", name="Download CSV").click()
     assert download.value.suggested_filename.startswith("nivel0-outcomes-")
+
+    # each figure opens the conversations behind it: the list's count is the figure
+    abandoned = outcome_rows.filter(has_text="Abandoned").get_by_role("link")
+    shown = int(abandoned.inner_text())
+    assert shown == outcomes["outcomes"]["abandoned"]["conversations"] > 0
+    abandoned.click()
+    page.wait_for_url(f"{service.url}/console/conversations?*")
+    assert int(page.locator("#count strong").get_attribute("data-total") or "") == shown
+    assert page.locator("table#table-conversations tbody tr").count() == min(shown, 50)
+    assert_accessible(page)
+    page.screenshot(path=str(SCREENSHOTS / "console-conversations.png"), full_page=True)
+    page.locator("table#table-conversations tbody tr").first.get_by_role("link").first.click()
+    page.wait_for_url(f"{service.url}/console/conversations/*")
+    assert page.locator("#outcome").inner_text().lower().startswith("abandoned")
+    assert page.locator("#events li").count() > 0
+    assert_accessible(page)
+    assert refused == []
+    page.screenshot(path=str(SCREENSHOTS / "console-conversation.png"), full_page=True)
+
+    # the largest unanswered topic opens the conversations that asked one of its questions
+    page.go_back()
+    page.go_back()
+    page.wait_for_url(f"{service.url}/console/reports?*")
+    topics = api.get("/v1/reports/unanswered-topics", params=period).json()["topics"]
+    first_topic = page.locator("table#table-unanswered tbody tr").first.get_by_role("link")
+    assert first_topic.inner_text() == topics[0]["label"]
+    first_topic.click()
+    page.wait_for_url(f"{service.url}/console/conversations?*question=*")
+    listed = int(page.locator("#count strong").get_attribute("data-total") or "")
+    assert 0 < listed <= topics[0]["conversations"]
     context.close()
