@@ -25,7 +25,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 
-from handoff_service import reporting, sla, unanswered
+from handoff_service import reporting, unanswered
 from handoff_service.console import charts
 from handoff_service.console.filters import day, describe, duration, help_center_link, percent
 from handoff_service.console.session import COOKIE_PATH, AdminLogin, ConsoleError, take_flash
@@ -481,22 +481,24 @@ def times_table(figures: Figures) -> Table:
 
 
 def _due_table(
-    name: str,
-    title: str,
-    what: str,
-    groups: dict[str, DueDates],
-    link: bool,
-    language: Language | None = None,
+    name: str, title: str, what: str, groups: dict[str, DueDates], period: Period, column: str
 ) -> Table:
-    """``link``: each group is a queue, linked to its tickets in the queue page, and its
-    missed count to those overdue now (the open ones among them, whatever their creation day)."""
-    overdue_note = " A queue's missed count links to its tickets overdue now." if link else ""
+    """Each group is a value of the tickets' ``column`` (``queue``, ``request_type``); its
+    label and counts link to the queue page listing the period's tickets they count (the
+    reports' own due-date SQL there: console/views.py)."""
+    days = {"created_since": str(period.first_day), "created_until": str(period.last_day)}
+    selection = days | period.query(since=None, until=None)
+
+    def tickets_link(group: str, **filters: str) -> str:
+        return f"{COOKIE_PATH}/?{urlencode(selection | {column: group} | filters)}"
+
     table = Table(
         name,
         title,
         "Tickets created in the period: met = resolved by the due date; missed = resolved "
-        "after it, or open and past it; open and not due yet ones are not in the rate."
-        + overdue_note,
+        "after it, or open and past it; open and not due yet ones are not in the rate. "
+        f"A {what.lower()} and each of its counts link to the tickets they count, on the "
+        "queue page (due dates as of now).",
         [
             text_column(what),
             Column("Met"),
@@ -507,17 +509,12 @@ def _due_table(
     )
     bars = []
     for group, due in groups.items():
-        href = f"{COOKIE_PATH}/?{urlencode({'queue': group})}" if link else None
-        overdue = {"queue": group, "due": sla.DueState.OVERDUE.value}
-        if language is not None:
-            overdue["language"] = language.value
-        overdue_href = f"{COOKIE_PATH}/?{urlencode(overdue)}" if link else None
         table.rows.append(
             [
-                label(group, href),
-                count(due.met),
-                count(due.missed, overdue_href),
-                count(due.open_not_due),
+                label(group, tickets_link(group)),
+                count(due.met, tickets_link(group, due_result="met")),
+                count(due.missed, tickets_link(group, due_result="missed")),
+                count(due.open_not_due, tickets_link(group, due_result="open_not_due")),
                 share(due.met_rate),
             ]
         )
@@ -537,19 +534,19 @@ def _due_table(
 def due_by_queue_table(figures: Figures) -> Table:
     groups = figures.tickets.due_dates.by_queue
     return _due_table(
-        "due_by_queue",
-        "Due dates met per queue",
-        "Queue",
-        groups,
-        link=True,
-        language=figures.period.language,
+        "due_by_queue", "Due dates met per queue", "Queue", groups, figures.period, "queue"
     )
 
 
 def due_by_request_type_table(figures: Figures) -> Table:
     groups = {str(k): v for k, v in figures.tickets.due_dates.by_request_type.items()}
     return _due_table(
-        "due_by_request_type", "Due dates met per request type", "Request type", groups, False
+        "due_by_request_type",
+        "Due dates met per request type",
+        "Request type",
+        groups,
+        figures.period,
+        "request_type",
     )
 
 

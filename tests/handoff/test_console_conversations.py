@@ -96,17 +96,6 @@ def test_each_figure_links_to_the_conversations_it_counts(
     )
 
 
-def test_the_missed_due_dates_link_to_the_overdue_tickets_of_the_queue(
-    admin: TestClient, scenario: Scenario
-) -> None:
-    html = page(admin, **scenario.form, language="es")
-    links = [row[2].href for row in html.tables["due_by_queue"]]
-    queues = [row[0].text for row in html.tables["due_by_queue"]]
-    assert links == [f"/console/?queue={q}&due=overdue&language=es" for q in queues]
-    for link in links:
-        assert admin.get(link or "").status_code == 200
-
-
 def test_the_list_shows_the_api_rows_with_links(
     admin: TestClient, client: TestClient, tokens: dict[str, Any], scenario: Scenario
 ) -> None:

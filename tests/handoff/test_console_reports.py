@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,15 +22,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from handoff_service import reporting
 from handoff_service.console import charts
 from handoff_service.console.filters import day, duration, percent
 from handoff_service.console.reports import TABLES, last_full_weeks
-from handoff_service.models import ConversationEvent, ConversationSummary, UnansweredQuestion
+from handoff_service.models import (
+    ConversationEvent,
+    ConversationSummary,
+    Ticket,
+    UnansweredQuestion,
+)
 from handoff_service.schemas import ReportPeriod
-from tests.handoff.test_console import bearer, login
+from tests.handoff.test_console import api_ticket, bearer, flashes, login
 from tests.handoff.test_reporting import (
     DAY,
     HOUR,
@@ -360,9 +367,14 @@ def test_the_page_shows_the_api_figures_of_the_period(
             group: [str(d["met"]), str(d["missed"]), str(d["open_not_due"]), percent(d["met_rate"])]
             for group, d in due.items()
         }
-    queue_links = {row[0].text: row[0].href for row in html.tables["due_by_queue"]}
-    assert queue_links == {q: f"/console/?queue={q}" for q in tickets["due_dates"]["by_queue"]}
-    assert all(row[0].href is None for row in html.tables["due_by_request_type"])
+    # each group links to the period's tickets of it (followed: test_due_date_figures_link_...)
+    for table, column in (("due_by_queue", "queue"), ("due_by_request_type", "request_type")):
+        for row in html.tables[table]:
+            assert parse_qs(urlsplit(row[0].href or "").query) == {
+                "created_since": [scenario.first_day.isoformat()],
+                "created_until": [scenario.last_day.isoformat()],
+                column: [row[0].text],
+            }
 
     unhelpful = sorted(
         (a for a in articles["articles"] if a["not_helpful"]),
@@ -653,3 +665,171 @@ def test_unanswered_topics_table_is_the_apis_with_links_to_their_conversations(
 
     spanish = page(admin, **form, language="es")
     assert [row[0].text for row in spanish.tables["unanswered"]] == [api[1]["label"]]
+
+
+# --- the tickets behind the due-date figures ------------------------------------------------
+
+
+QUEUE_PAGE = "/console/"
+SECOND = dt.timedelta(seconds=1)
+
+
+def update_ticket(session_factory: Any, number: str, **values: Any) -> None:
+    """By hand, as test_reporting.set_due: a creation day in the past, another request type."""
+    with session_factory() as session:
+        session.execute(update(Ticket).where(Ticket.number == number).values(**values))
+        session.commit()
+
+
+def listed(browser: TestClient, href: str | None) -> list[str]:
+    """The numbers the queue page lists at ``href`` (every page of it)."""
+    numbers: list[str] = []
+    while href:
+        response = browser.get(href)
+        assert response.status_code == 200, response.text
+        numbers += re.findall(r'data-number="([^"]+)"', response.text)
+        following = re.search(r'<a href="([^"]+)" rel="next">', response.text)
+        href = html_unescape(following[1]) if following else None
+    return numbers
+
+
+@dataclass
+class DueTickets:
+    scenario: Scenario
+    inside: list[dict[str, Any]]  # the tickets created in the period, as the API reads them
+    outside: list[dict[str, Any]]
+
+
+@pytest.fixture
+def due_tickets(
+    client: TestClient,
+    tokens: dict[str, Any],
+    make_ticket: Any,
+    session_factory: Any,
+    zone: ZoneInfo,
+) -> DueTickets:
+    """Each due-date result, in two queues and three request types: met (resolved; closed),
+    missed (resolved late; open past its due date, in English), open and not due; each kind
+    once created in the period (its first or last second) and once just outside it."""
+    today = dt.datetime.now(zone).date()
+    scenario = Scenario(today - 10 * DAY, today - 3 * DAY, zone)
+    past = dt.datetime.now(dt.UTC) - HOUR
+
+    def met() -> dict[str, Any]:
+        ticket = make_ticket()
+        act(client, tokens, ticket["number"], "claim")
+        resolve(client, tokens, ticket["number"])
+        return ticket
+
+    def closed() -> dict[str, Any]:
+        ticket = met()
+        act(client, tokens, ticket["number"], "close")
+        return ticket
+
+    def resolved_late() -> dict[str, Any]:
+        ticket = make_ticket()
+        update_ticket(session_factory, ticket["number"], due_at=past)
+        act(client, tokens, ticket["number"], "claim")
+        resolve(client, tokens, ticket["number"])
+        return ticket
+
+    def open_late() -> dict[str, Any]:
+        ticket = make_ticket(language="en")
+        update_ticket(session_factory, ticket["number"], due_at=past)
+        return ticket
+
+    def not_due_consulta() -> dict[str, Any]:
+        ticket = make_ticket()
+        update_ticket(session_factory, ticket["number"], request_type="consulta")
+        return ticket
+
+    def complaint_late() -> dict[str, Any]:
+        ticket = make_ticket(reason="complaint")
+        update_ticket(session_factory, ticket["number"], due_at=past)
+        return ticket
+
+    def complaint_not_due() -> dict[str, Any]:
+        return make_ticket(reason="complaint")
+
+    kinds = [met, closed, resolved_late, open_late, not_due_consulta, complaint_late]
+    kinds.append(complaint_not_due)
+    inside_at = (scenario.since, scenario.until - SECOND)
+    outside_at = (scenario.since - SECOND, scenario.until)
+    made: dict[str, list[dict[str, Any]]] = {"inside": [], "outside": []}
+    for index, kind in enumerate(kinds):
+        for where, moments in (("inside", inside_at), ("outside", outside_at)):
+            ticket = kind()
+            update_ticket(session_factory, ticket["number"], created_at=moments[index % 2])
+            made[where].append(api_ticket(client, tokens, ticket["number"]))
+    assert len({t["queue"] for t in made["inside"]}) == 2
+    assert len({t["request_type"] for t in made["inside"]}) == 3
+    return DueTickets(scenario, made["inside"], made["outside"])
+
+
+@pytest.mark.parametrize("extra", ["none", "language", "queue"])
+def test_due_date_figures_link_to_the_tickets_they_count(
+    admin: TestClient, due_tickets: DueTickets, extra: str
+) -> None:
+    scenario, inside = due_tickets.scenario, due_tickets.inside
+    complaints = next(t["queue"] for t in inside if t["reason"] == "complaint")
+    params = {"none": {}, "language": {"language": "en"}, "queue": {"queue": complaints}}[extra]
+    expected = {
+        t["number"] for t in inside if all(t[key] == value for key, value in params.items())
+    }
+    html = page(admin, **scenario.form, **params)
+    results = ("met", "missed", "open_not_due")
+    for table in ("due_by_queue", "due_by_request_type"):
+        rows = html.tables[table]
+        assert rows
+        everyone: set[str] = set()
+        for row in rows:
+            group = listed(admin, row[0].href)
+            counted = []
+            for cell, result in zip(row[1:4], results, strict=True):
+                assert parse_qs(urlsplit(cell.href or "").query)["due_result"] == [result]
+                numbers = listed(admin, cell.href)
+                assert len(numbers) == int(cell.text)
+                counted += numbers
+            assert sorted(group) == sorted(counted)
+            everyone |= set(group)
+        # every ticket of the period once, none from outside it
+        assert everyone == expected
+
+
+def test_the_queue_page_names_the_report_filters_and_can_drop_them(
+    admin: TestClient, due_tickets: DueTickets
+) -> None:
+    scenario = due_tickets.scenario
+    missed = next(
+        row[2] for row in page(admin, **scenario.form).tables["due_by_queue"] if row[2].text != "0"
+    )
+    response = admin.get(missed.href or "")
+    assert response.status_code == 200
+    note = f"Created {day(scenario.first_day)} to {day(scenario.last_day)} · due date missed"
+    assert note in response.text
+    assert '<input type="hidden" name="due_result" value="missed">' in response.text
+    clear = re.search(r'<p id="report-filter">.*?<a href="([^"]+)">', response.text, re.S)
+    assert clear is not None
+    kept = parse_qs(urlsplit(html_unescape(clear[1])).query)
+    assert set(kept) == {"queue"}
+    everything = len(due_tickets.inside) + len(due_tickets.outside)
+    in_queue = listed(admin, html_unescape(clear[1]))
+    assert 0 < len(in_queue) < everything
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"due_result": "late"}, "due result:"),
+        ({"created_since": "2026-03-10", "created_until": "2026-03-01"}, "before the first day"),
+        ({"created_since": "yesterday"}, "created since:"),
+    ],
+)
+def test_an_invalid_report_filter_of_the_queue_is_a_400(
+    admin: TestClient, due_tickets: DueTickets, params: dict[str, str], message: str
+) -> None:
+    response = admin.get(QUEUE_PAGE, params=params)
+    assert response.status_code == 400
+    [text] = flashes(response.text)
+    assert text.startswith("Invalid filter:") and message in html_unescape(text)
+    assert "data-number=" not in response.text
