@@ -11,7 +11,6 @@ with outcome ``abandoned`` are exactly the report's ``abandoned`` count (docs/me
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -26,20 +25,12 @@ from handoff_service.models import (
     UnansweredQuestion,
 )
 from handoff_service.schemas import ArticleId, ReportPeriod, UnansweredOut
-from handoff_service.vocabulary import EventKind, HandoffReason, Language, Outcome
+from handoff_service.vocabulary import EventKind, Feedback, HandoffReason, Language, Outcome
 
 S, E, A = ConversationSummary, ConversationEvent, ConversationArticle
 #: The most rows one call returns (the console's CSV export asks for this many).
 MAX_LIMIT = 10_000
 TextHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-
-
-class Feedback(StrEnum):
-    """The customer's latest feedback on an article in a conversation that showed it."""
-
-    HELPFUL = "helpful"
-    NOT_HELPFUL = "not_helpful"
-    NO_FEEDBACK = "no_feedback"
 
 
 class ConversationFilter(ReportPeriod):
@@ -115,7 +106,7 @@ def _article_condition(article_id: str, feedback: Feedback | None) -> ColumnElem
     answers = {
         Feedback.HELPFUL: A.feedback.is_(True),
         Feedback.NOT_HELPFUL: A.feedback.is_(False),
-        Feedback.NO_FEEDBACK: A.feedback.is_(None),
+        Feedback.NONE: A.feedback.is_(None),
     }
     return (
         exists()

@@ -67,7 +67,7 @@ from handoff_service.schemas import (
     TicketReport,
     TicketReportPeriod,
 )
-from handoff_service.vocabulary import HandoffReason, Outcome, Visibility
+from handoff_service.vocabulary import RATINGS, HandoffReason, Outcome, Visibility
 
 P = TypeVar("P", bound=ReportPeriod)
 
@@ -387,25 +387,31 @@ def resolved_tickets(session: Session, period: TicketReportPeriod) -> int:
 
 
 def satisfaction(session: Session, period: TicketReportPeriod, resolved: int) -> Satisfaction:
-    """Mean of each rated ticket's latest rating, and rated tickets / resolved tickets (a
-    ticket can only be rated once resolved, so rated tickets are among the resolved ones)."""
+    """How many rated tickets gave each latest rating, their mean, and rated tickets / resolved
+    tickets (a ticket can only be rated once resolved, so rated tickets are among the resolved
+    ones)."""
     latest = (
         select(func.max(SatisfactionRating.id).label("id"))
         .group_by(SatisfactionRating.ticket_id)
         .subquery()
     )
-    rated, average = session.execute(
+    rows = session.execute(
         _of_period(
-            select(func.count(), func.avg(SatisfactionRating.rating))
+            select(SatisfactionRating.rating, func.count())
             .select_from(SatisfactionRating)
             .join(latest, latest.c.id == SatisfactionRating.id)
-            .join(Ticket, Ticket.id == SatisfactionRating.ticket_id),
+            .join(Ticket, Ticket.id == SatisfactionRating.ticket_id)
+            .group_by(SatisfactionRating.rating),
             period,
         )
-    ).one()
+    )
+    by_rating = dict.fromkeys(RATINGS, 0) | dict(rows.tuples().all())
+    rated = sum(by_rating.values())
+    total = sum(rating * count for rating, count in by_rating.items())
     return Satisfaction(
-        average=None if average is None else float(average),
+        average=total / rated if rated else None,
         response_rate=Rate.of(rated, resolved),
+        by_rating=by_rating,
     )
 
 

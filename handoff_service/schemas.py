@@ -675,6 +675,9 @@ class Satisfaction(BaseModel):
         description="Mean of each rated ticket's latest rating (1-5); null when none is rated."
     )
     response_rate: Rate = Field(description="Rated tickets / tickets resolved at least once.")
+    by_rating: dict[int, int] = Field(
+        description="Rated tickets per latest rating: every rating 1-5, 0 where none."
+    )
 
 
 class TicketReport(BaseModel):

@@ -76,6 +76,10 @@ class Visibility(StrEnum):
     CUSTOMER = "customer"
 
 
+#: The satisfaction scale a customer rates a resolved ticket on (1: very bad, 5: very good).
+RATINGS = range(1, 6)
+
+
 class Feedback(StrEnum):
     HELPFUL = "helpful"
     NOT_HELPFUL = "not_helpful"

@@ -39,9 +39,9 @@ from handoff_service.console.reports import (
 from handoff_service.console.session import COOKIE_PATH, AdminLogin, ConsoleError
 from handoff_service.console.templating import SECURITY_HEADERS, render
 from handoff_service.dependencies import Ctx, DbSession
-from handoff_service.drilldown import ConversationFilter, Feedback
+from handoff_service.drilldown import ConversationFilter
 from handoff_service.models import UnansweredQuestion, utcnow
-from handoff_service.vocabulary import Outcome
+from handoff_service.vocabulary import Feedback, Outcome
 
 router = APIRouter(prefix=COOKIE_PATH, include_in_schema=False)
 
@@ -53,7 +53,7 @@ CHOICES = {"outcome", "reason", "article_id", "feedback", "question"}
 FEEDBACK_WORDS = {
     Feedback.HELPFUL: "the customer said it helped",
     Feedback.NOT_HELPFUL: "the customer said it did not help",
-    Feedback.NO_FEEDBACK: "the customer said nothing about it",
+    Feedback.NONE: "the customer said nothing about it",
 }
 
 

@@ -32,7 +32,6 @@ from handoff_service.console.session import COOKIE_PATH, AdminLogin, ConsoleErro
 from handoff_service.console.templating import SECURITY_HEADERS, render
 from handoff_service.context import AppContext
 from handoff_service.dependencies import Ctx, DbSession
-from handoff_service.drilldown import Feedback
 from handoff_service.models import utcnow
 from handoff_service.schemas import (
     ArticlesReport,
@@ -45,7 +44,7 @@ from handoff_service.schemas import (
     TicketReportPeriod,
     UnansweredTopic,
 )
-from handoff_service.vocabulary import HandoffReason, Language, Outcome
+from handoff_service.vocabulary import RATINGS, Feedback, HandoffReason, Language, Outcome
 
 router = APIRouter(prefix=COOKIE_PATH, include_in_schema=False)
 T = TypeVar("T")
@@ -280,6 +279,8 @@ OUTCOME_ORDER = [
 ]
 OUTCOME_TONES = [0, 1, 8, 7]
 REASON_TONES = [2, 3, 4, 5, 6]
+#: Not helpful, helpful, no feedback.
+FEEDBACK_TONES = [8, 0, 7]
 
 
 def outcomes_table(figures: Figures) -> Table:
@@ -588,10 +589,55 @@ def articles_table(figures: Figures) -> Table:
                 label(article.article_id, _article_link(url, article.article_id)),
                 count(article.not_helpful, links[Feedback.NOT_HELPFUL]),
                 count(article.helpful, links[Feedback.HELPFUL]),
-                count(article.no_feedback, links[Feedback.NO_FEEDBACK]),
+                count(article.no_feedback, links[Feedback.NONE]),
                 count(article.shown, conversations_link(figures.period, **shown)),
             ]
         )
+    if unhelpful:
+        table.chart = charts.stacked_bars(
+            "chart-articles",
+            "Least helpful articles",
+            "One bar per article, split by the customers' latest feedback on it as shares of the "
+            "conversations that showed it; the table below has the numbers.",
+            ["Not helpful", "Helpful", "No feedback"],
+            [
+                charts.StackedBar(
+                    a.article_id, [a.not_helpful, a.helpful, a.no_feedback], f"{a.shown} shown"
+                )
+                for a in unhelpful
+            ],
+            tones=FEEDBACK_TONES,
+        )
+    return table
+
+
+def satisfaction_table(figures: Figures) -> Table:
+    satisfaction = figures.tickets.satisfaction
+    rated = satisfaction.response_rate.numerator
+    table = Table(
+        "satisfaction",
+        "Satisfaction",
+        "The latest rating of each ticket of the period that its customer rated (1: very bad, "
+        f"5: very good), best first; {_tickets(rated)} rated of "
+        f"{satisfaction.response_rate.denominator} resolved at least once.",
+        [text_column("Rating"), Column("Tickets"), Column("Share", "Share (0-1)")],
+        empty="No ticket of this period was rated.",
+    )
+    if not rated:
+        return table
+    bars = []
+    for rating in reversed(RATINGS):
+        number = satisfaction.by_rating[rating]
+        fraction = Rate.of(number, rated).rate
+        table.rows.append([label(f"{rating} / 5"), count(number), share(fraction)])
+        bars.append(charts.Bar(f"{rating} / 5", fraction, f"{percent(fraction)} ({number})"))
+    table.chart = charts.horizontal_bars(
+        "chart-satisfaction",
+        "Satisfaction ratings",
+        f"Share of the {rated} rated tickets per rating, best first; the table below has the "
+        "numbers.",
+        bars,
+    )
     return table
 
 
@@ -659,6 +705,7 @@ TABLES: dict[str, Callable[[Figures], Table]] = {
     "due_by_queue": due_by_queue_table,
     "due_by_request_type": due_by_request_type_table,
     "times": times_table,
+    "satisfaction": satisfaction_table,
     "articles": articles_table,
     "unanswered": unanswered_table,
 }

@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError
 
 from handoff_service.i18n import PORTAL
 from handoff_service.schemas import MAX_NOTE_CHARS, FreeText, ReasonIn, Strict
+from handoff_service.vocabulary import RATINGS
 
 MAX_FORM_FIELDS = 16
 MAX_RATING_COMMENT_CHARS = 2000
@@ -23,7 +24,7 @@ class ReplyForm(Strict):
 
 
 class RatingForm(Strict):
-    rating: int = Field(ge=1, le=5)
+    rating: int = Field(ge=RATINGS[0], le=RATINGS[-1])
     comment: FreeText(MAX_RATING_COMMENT_CHARS) | None = None  # type: ignore[valid-type]
 
 

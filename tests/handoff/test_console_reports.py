@@ -400,9 +400,20 @@ def test_the_page_shows_the_api_figures_of_the_period(
         (f"Mi factura {SCRIPT}", "es", "1"),
     ]
 
-    # the charts: outcomes, weeks, due dates per queue and per request type, unanswered topics
-    assert response.text.count('<svg class="chart"') == 5
-    for chart in ("outcomes", "weeks", "due_by_queue", "due_by_request_type", "unanswered"):
+    rated = satisfaction["response_rate"]["numerator"]
+    assert rated > 0
+    assert by_label(html.tables["satisfaction"]) == {
+        f"{rating} / 5": [str(n), percent(n / rated)]
+        for rating, n in sorted(satisfaction["by_rating"].items(), reverse=True)
+    }
+    assert sum(satisfaction["by_rating"].values()) == rated
+
+    # the charts: outcomes, weeks, due dates per queue and per request type, satisfaction,
+    # least helpful articles, unanswered topics
+    charts = ("outcomes", "weeks", "due_by_queue", "due_by_request_type", "satisfaction")
+    charts += ("articles", "unanswered")
+    assert response.text.count('<svg class="chart"') == len(charts)
+    for chart in charts:
         assert f'aria-labelledby="chart-{chart}-title chart-{chart}-desc"' in response.text
     # every table has its CSV link, with the page's filters
     downloads = [link for link in html.links if link.startswith(CSV)]

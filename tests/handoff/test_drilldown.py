@@ -18,10 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
-from handoff_service.drilldown import Feedback
 from handoff_service.models import ConversationEvent, ConversationSummary, UnansweredQuestion
 from handoff_service.unanswered import text_hash
-from handoff_service.vocabulary import HandoffReason, Outcome
+from handoff_service.vocabulary import Feedback, HandoffReason, Outcome
 from tests.handoff.test_reporting import DAY, EVENTS, HOUR, T0, Chat, post, report
 
 LIST = "/v1/reports/conversations"
@@ -137,6 +136,14 @@ def test_for_every_outcome_and_reason_the_total_is_the_outcomes_report_count(
         assert listed(client, tokens, reason=reason.value, **given)["total"] == body["total"]
 
 
+#: The articles report's count of each feedback filter.
+REPORT_FIELDS = {
+    Feedback.HELPFUL: "helpful",
+    Feedback.NOT_HELPFUL: "not_helpful",
+    Feedback.NONE: "no_feedback",
+}
+
+
 def test_for_every_article_and_feedback_the_total_is_the_articles_report_count(
     client: TestClient, tokens: dict[str, Any], stream: list[Chat]
 ) -> None:
@@ -152,7 +159,7 @@ def test_for_every_article_and_feedback_the_total_is_the_articles_report_count(
         parts = set()
         for answer in Feedback:
             body = listed(client, tokens, article_id=article_id, feedback=answer.value)
-            assert body["total"] == article[answer.value], (article_id, answer)
+            assert body["total"] == article[REPORT_FIELDS[answer]], (article_id, answer)
             parts |= {row["conversation_id"] for row in body["rows"]}
         assert parts == {row["conversation_id"] for row in shown["rows"]}
     assert sum(a["not_helpful"] for a in figures["articles"]) > 0

@@ -690,6 +690,7 @@ def test_satisfaction_and_reopen_rate(
     assert body["satisfaction"] == {
         "average": (5 + 2) / 2,
         "response_rate": {"numerator": 2, "denominator": 4, "rate": 0.5},
+        "by_rating": {"1": 0, "2": 1, "3": 0, "4": 0, "5": 1},  # the latest of each ticket
     }
     assert body["reopen_rate"] == {"numerator": 2, "denominator": 4, "rate": 0.5}
     assert body["resolution"]["tickets"] == 3  # unhappy is open again
