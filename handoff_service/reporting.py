@@ -67,7 +67,7 @@ from handoff_service.schemas import (
     TicketReport,
     TicketReportPeriod,
 )
-from handoff_service.vocabulary import RATINGS, HandoffReason, Outcome, Visibility
+from handoff_service.vocabulary import RATINGS, DueResult, HandoffReason, Outcome, Visibility
 
 P = TypeVar("P", bound=ReportPeriod)
 
@@ -318,10 +318,11 @@ def resolution(session: Session, period: TicketReportPeriod) -> Durations:
 
 
 def due_state(now: dt.datetime) -> ColumnElement[str]:
-    """SQL: ``met``, ``missed`` or ``open_not_due`` for a ticket at ``now``. Resolved (or
-    closed): met when resolved at or before its due date. Open: missed when past it, where a
-    ticket whose clock is stopped (waiting on the customer) is past it only if it already was
-    when the clock stopped (its due date moves later by the pause when the clock restarts)."""
+    """SQL: the ticket's :class:`DueResult` at ``now``. Resolved (or closed): met when
+    resolved at or before its due date. Open: missed when past it, where a ticket whose clock
+    is stopped (waiting on the customer) is past it only if it already was when the clock
+    stopped (its due date moves later by the pause when the clock restarts)."""
+    missed = DueResult.MISSED.value
     past_due = or_(
         and_(Ticket.sla_paused_at.is_(None), Ticket.due_at <= now),
         and_(Ticket.sla_paused_at.is_not(None), Ticket.due_at <= Ticket.sla_paused_at),
@@ -329,19 +330,19 @@ def due_state(now: dt.datetime) -> ColumnElement[str]:
     return case(
         (
             Ticket.resolved_at.is_not(None),
-            case((Ticket.resolved_at <= Ticket.due_at, "met"), else_="missed"),
+            case((Ticket.resolved_at <= Ticket.due_at, DueResult.MET.value), else_=missed),
         ),
-        (past_due, "missed"),
-        else_="open_not_due",
+        (past_due, missed),
+        else_=DueResult.OPEN_NOT_DUE.value,
     )
 
 
 def _due_dates(counts: Counter[str]) -> DueDates:
-    met, missed = counts["met"], counts["missed"]
+    met, missed = counts[DueResult.MET], counts[DueResult.MISSED]
     return DueDates(
         met=met,
         missed=missed,
-        open_not_due=counts["open_not_due"],
+        open_not_due=counts[DueResult.OPEN_NOT_DUE],
         met_rate=_share(met, met + missed),
     )
 

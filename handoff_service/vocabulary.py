@@ -76,6 +76,15 @@ class Visibility(StrEnum):
     CUSTOMER = "customer"
 
 
+class DueResult(StrEnum):
+    """A ticket's due date in the reports (reporting.due_state): met (resolved by it), missed
+    (resolved after it, or open and past it), or open and not due yet."""
+
+    MET = "met"
+    MISSED = "missed"
+    OPEN_NOT_DUE = "open_not_due"
+
+
 #: The satisfaction scale a customer rates a resolved ticket on (1: very bad, 5: very good).
 RATINGS = range(1, 6)
 

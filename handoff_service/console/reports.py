@@ -44,7 +44,14 @@ from handoff_service.schemas import (
     TicketReportPeriod,
     UnansweredTopic,
 )
-from handoff_service.vocabulary import RATINGS, Feedback, HandoffReason, Language, Outcome
+from handoff_service.vocabulary import (
+    RATINGS,
+    DueResult,
+    Feedback,
+    HandoffReason,
+    Language,
+    Outcome,
+)
 
 router = APIRouter(prefix=COOKIE_PATH, include_in_schema=False)
 T = TypeVar("T")
@@ -513,9 +520,9 @@ def _due_table(
         table.rows.append(
             [
                 label(group, tickets_link(group)),
-                count(due.met, tickets_link(group, due_result="met")),
-                count(due.missed, tickets_link(group, due_result="missed")),
-                count(due.open_not_due, tickets_link(group, due_result="open_not_due")),
+                count(due.met, tickets_link(group, due_result=DueResult.MET)),
+                count(due.missed, tickets_link(group, due_result=DueResult.MISSED)),
+                count(due.open_not_due, tickets_link(group, due_result=DueResult.OPEN_NOT_DUE)),
                 share(due.met_rate),
             ]
         )

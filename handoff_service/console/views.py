@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -28,15 +28,20 @@ from handoff_service.mail import links
 from handoff_service.models import Ticket, utcnow
 from handoff_service.schemas import TICKET_NUMBER_PATTERN, QueueName
 from handoff_service.tickets import TicketNotFound
-from handoff_service.vocabulary import Category, Language, Priority, RequestType, Status
+from handoff_service.vocabulary import (
+    Category,
+    DueResult,
+    Language,
+    Priority,
+    RequestType,
+    Status,
+)
 
 PAGE_SIZE = 50
-#: A ticket's due-date result in the reports (the values of reporting.due_state).
-DueResult = Literal["met", "missed", "open_not_due"]
-DUE_RESULT_WORDS: dict[str, str] = {
-    "met": "due date met",
-    "missed": "due date missed",
-    "open_not_due": "open, not due yet",
+DUE_RESULT_WORDS = {
+    DueResult.MET: "due date met",
+    DueResult.MISSED: "due date missed",
+    DueResult.OPEN_NOT_DUE: "open, not due yet",
 }
 #: The filters only a figure of the reports page sets (no field of the form: a note shows them).
 REPORT_FILTERS = frozenset({"created_since", "created_until", "due_result"})
