@@ -221,7 +221,7 @@ class ActionStartHandoff(Action):
         return start_handoff(dispatcher, tracker, reason)
 
 
-NOT_SURE = ("utter_fallback", "utter_default")
+NOT_SURE = ("utter_fallback", "utter_default", "utter_please_summarise")
 
 
 def last_bot_response(tracker: Tracker) -> str | None:
@@ -306,9 +306,13 @@ def answer_question(
         record_event(tracker, EventKind.CLARIFY_SHOWN)
         ids = [h.article.id for h in outcome.hits]
         return [*events, SlotSet(KB_CANDIDATES, ids), SlotSet(PENDING_FEEDBACK, None)]
+    record_event(tracker, EventKind.FALLBACK)
+    if outcome.reason == "too_long":
+        # Not a question the KB lacks an answer to: the customer is asked for a summary.
+        dispatcher.utter_message(response="utter_please_summarise")
+        return [SlotSet(KB_CANDIDATES, []), SlotSet(PENDING_FEEDBACK, None)]
     if question and is_question:
         record_gap(question, language, FALLBACK, conversation_id(tracker))
-    record_event(tracker, EventKind.FALLBACK)
     dispatcher.utter_message(response="utter_fallback")
     return [*events, SlotSet(KB_CANDIDATES, []), SlotSet(PENDING_FEEDBACK, None)]
 

@@ -90,10 +90,19 @@ def test_english_conversation(servers: ChatServers, articles: dict[str, Article]
         '"talk to a person".'
     ]
 
-    long_text = ("I have a problem with my order and the refund " * 120)[:5000]
-    for message in ("asdf", "", long_text):
+    for message in ("asdf", ""):
         reply = chat.say(message)
-        assert texts(reply)[0].startswith("I'm not sure"), message[:20]
+        assert texts(reply)[0].startswith("I'm not sure"), message
+        assert buttons(reply) == [("Talk to a person", "/request_human")]
+
+    # Over NIVEL0_MAX_QUERY_CHARS, whatever words it is made of (a wall of "thanks" was once
+    # answered "You're welcome!"): asked for a summary, a person offered.
+    for long_text in (
+        ("I have a problem with my order and the refund " * 120)[:5000],
+        "thank you so much " * 100,
+    ):
+        reply = chat.say(long_text)
+        assert texts(reply)[0].startswith("Your message is too long"), long_text[:20]
         assert buttons(reply) == [("Talk to a person", "/request_human")]
 
 
@@ -117,6 +126,10 @@ def test_spanish_conversation(servers: ChatServers, articles: dict[str, Article]
     # "asdf" gives no language evidence: the conversation stays in Spanish.
     reply = chat.say("asdf")
     assert texts(reply)[0].startswith("No estoy seguro")
+    assert buttons(reply) == [("Hablar con una persona", "/request_human")]
+
+    reply = chat.say("¡muchísimas gracias por todo! " * 50)
+    assert texts(reply)[0].startswith("Tu mensaje es demasiado largo")
     assert buttons(reply) == [("Hablar con una persona", "/request_human")]
 
 
