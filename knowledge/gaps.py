@@ -25,6 +25,8 @@ import httpx
 import numpy as np
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from knowledge.settings import LANGUAGES
 
@@ -278,8 +280,6 @@ def cluster_texts(
     counts N when picking the most central text; the linkage sees each text once).
     ``model`` None: words alone (:data:`LEXICAL_DISTANCE`); ``distance`` None: the default.
     """
-    from sklearn.cluster import AgglomerativeClustering
-
     if distance is None:
         distance = DEFAULT_DISTANCE if model is not None else LEXICAL_DISTANCE
     similarity = _similarity(list(texts), model, language)
@@ -312,8 +312,6 @@ def _similarity(texts: list[str], model, language: str) -> np.ndarray:
 
 def _lexical(texts: list[str]) -> np.ndarray:
     """Cosine of the texts' character n-gram TF-IDF vectors (accents ignored)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     matrix = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(2, 4), strip_accents="unicode", sublinear_tf=True
     ).fit_transform(texts)
@@ -343,15 +341,11 @@ _SPANISH_STOP_WORDS = frozenset(
 
 
 def _stop_words(language: str) -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
     return ENGLISH_STOP_WORDS if language == "en" else _SPANISH_STOP_WORDS
 
 
 def _top_terms(texts: list[str], labels: np.ndarray, language: str, top: int = 4) -> dict:
     """The words that best distinguish each cluster (class-based TF-IDF over the clusters)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     stop = _stop_words(language)
     ids = list(np.unique(labels))
     documents = [" ".join(t for t, lab in zip(texts, labels, strict=True) if lab == i) for i in ids]

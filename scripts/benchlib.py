@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,23 @@ def machine() -> dict[str, Any]:
         "loadavg_at_end": os.getloadavg(),
         "python": platform.python_version(),
     }
+
+
+def wait_for_quiet(max_load: float, timeout_s: float, poll_s: float = 5.0) -> dict[str, Any]:
+    """Wait until the 1-minute load average is below ``max_load`` (at most ``timeout_s``).
+
+    A benchmark that first loads data (generator, service, database) times its queries on a
+    machine still busy with that work, or with whatever else shares it; the wait lets the load
+    settle. Returns what was waited and the load when timing starts, for the report.
+    """
+    started = time.monotonic()
+    while os.getloadavg()[0] >= max_load and time.monotonic() - started < timeout_s:
+        time.sleep(poll_s)
+    load = os.getloadavg()
+    waited = round(time.monotonic() - started, 1)
+    quiet = load[0] < max_load
+    print(f"timing after {waited} s: load {load[0]:.2f} (wanted < {max_load}, quiet: {quiet})")
+    return {"max_load": max_load, "waited_s": waited, "loadavg": load, "quiet": quiet}
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
