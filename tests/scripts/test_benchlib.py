@@ -1,4 +1,5 @@
-"""The benchmarks' one percentile definition (scripts/benchlib.py)."""
+"""The benchmarks' one percentile definition and their wait for a quiet machine
+(scripts/benchlib.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import statistics
 
 import pytest
 
-from scripts.benchlib import latency_summary, percentiles
+from scripts.benchlib import latency_summary, percentiles, wait_for_quiet
 
 
 def test_percentiles_interpolate_between_closest_ranks():
@@ -35,3 +36,13 @@ def test_latency_summary_keys_and_rounding():
         "mean_ms": 4.0,
         "max_ms": 10.0,
     }
+
+
+def test_wait_for_quiet_says_whether_the_load_settled() -> None:
+    settled = wait_for_quiet(max_load=float("inf"), timeout_s=60)
+    assert settled["quiet"] is True
+    assert settled["waited_s"] == 0.0
+
+    busy = wait_for_quiet(max_load=-1.0, timeout_s=0.0)  # no load is below -1: gives up at once
+    assert busy["quiet"] is False
+    assert len(busy["loadavg"]) == 3
