@@ -1,13 +1,16 @@
 """``python -m knowledge.calibrate [--set tests/eval/dev.yml]``: choose search thresholds on data.
 
-Only the dev set is used (never test.yml). For each language and each candidate lexical weight
-of the hybrid score, :func:`choose_thresholds` picks
+Only dev data is used: the dev set and, as more out-of-scope questions, the dev halves of the
+held-out sets of questions no article answers (``--unanswerable``, default
+tests/eval/unanswerable_{shop,other}.yml; never test.yml nor a test half). For each language
+and each candidate lexical weight of the hybrid score, :func:`choose_thresholds` picks
 
 1. ``answer_min`` and ``answer_margin`` that maximise the number of correct ANSWERs while keeping
    the false-answer rate (see :mod:`knowledge.evaluate`) <= ``--max-false-answer-rate`` (0.05)
    with ``--confidence`` (0.9, one-sided Clopper-Pearson bound on the dev count: ~90 dev queries
-   per language allow 1 false answer, not 4; the point estimate alone overshot 0.05 on new
-   queries); ties go to fewer false answers, then the stricter thresholds;
+   per language allowed 1 false answer, not 4; the point estimate alone overshot 0.05 on new
+   queries; with the unanswerable dev halves, ~175 per language allow 4); ties go to fewer
+   false answers, then the stricter thresholds;
 2. ``clarify_min`` (<= answer_min) that maximises (share of in-scope queries whose topic is
    offered, as the answer or among the CLARIFY buttons) + (share of out-of-scope queries that get
    FALLBACK).
@@ -34,11 +37,14 @@ import numpy as np
 from scipy.stats import beta
 
 from knowledge.bands import Band, Calibration, Thresholds, assign_bands
-from knowledge.evalset import EvalSet
+from knowledge.evalset import EvalSet, UnanswerableSet
 from knowledge.evaluate import evaluate, summary_lines
 from knowledge.search import KnowledgeBase
 from knowledge.settings import LANGUAGES, KnowledgeSettings, project_path
 
+#: Held-out sets of questions no article answers; their dev halves join the dev set's
+#: out-of-scope questions (their test halves are for ``scripts/eval_chat.py``).
+UNANSWERABLE = ("tests/eval/unanswerable_shop.yml", "tests/eval/unanswerable_other.yml")
 LEXICAL_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 MARGINS = tuple(round(m, 3) for m in np.arange(0.0, 0.1501, 0.005))
 DEFAULT_CONFIDENCE = 0.9
@@ -201,6 +207,14 @@ def calibrate(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default=project_path("tests/eval/dev.yml"), type=Path)
+    parser.add_argument(
+        "--unanswerable",
+        nargs="*",
+        default=[project_path(path) for path in UNANSWERABLE],
+        type=Path,
+        help="held-out sets of questions no article answers: their dev halves count as "
+        "out-of-scope dev questions (none: the dev set alone)",
+    )
     parser.add_argument("--max-false-answer-rate", default=0.05, type=float)
     parser.add_argument(
         "--confidence",
@@ -221,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = KnowledgeSettings()
     kb = KnowledgeBase.from_settings(settings)
     dev = EvalSet.load(args.set)
+    unanswerable = [q for path in args.unanswerable for q in UnanswerableSet.load(path).dev]
+    dev = EvalSet(in_scope=dev.in_scope, out_of_scope=[*dev.out_of_scope, *unanswerable])
     weights = tuple(float(w) for w in args.lexical_weights.split(","))
     result = calibrate(kb, dev, args.max_false_answer_rate, weights, args.confidence)
     kb.calibration = Calibration(kb.model.identity, result["languages"])
@@ -228,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     entry = {
         "model": {"name": kb.model.name, "path": str(kb.model.path), "identity": kb.model.identity},
         "dev_set": str(args.set),
+        "unanswerable_dev": [str(path) for path in args.unanswerable],
         "max_false_answer_rate": args.max_false_answer_rate,
         "confidence": args.confidence,
         "languages": kb.calibration.languages_json(),

@@ -100,7 +100,21 @@ def test_calibrate_command_writes_thresholds_for_the_model(
     monkeypatch.setenv("NIVEL0_CALIBRATION", str(out))
     out.write_text(json.dumps({"models": {"other-model": {"languages": {}}}}))
 
-    assert calibrate.main(["--set", str(dev_path)]) == 0
+    unanswerable = tmp_path / "unanswerable.yml"
+    unanswerable.write_text(
+        yaml.safe_dump(
+            {
+                "dev": [
+                    {"text": "do you sell gift cards", "language": "en"},
+                    {"text": "¿tenéis tienda en Sevilla?", "language": "es"},
+                ],
+                "test": [{"text": "is there a student discount", "language": "en"}],
+            },
+            allow_unicode=True,
+        )
+    )
+
+    assert calibrate.main(["--set", str(dev_path), "--unanswerable", str(unanswerable)]) == 0
 
     models = json.loads(out.read_text())["models"]
     assert set(models) == {"other-model", model.identity}  # other models' entries are kept
@@ -113,6 +127,10 @@ def test_calibrate_command_writes_thresholds_for_the_model(
         assert t.lexical_weight in calibrate.LEXICAL_WEIGHTS
     assert data["dev_metrics"]["overall"]["false_answer_rate"] <= 0.05
     assert data["dev_metrics"]["en"]["in_scope"] == 4
+    # the unanswerable set's dev half counts as out of scope, its test half not at all
+    assert data["dev_metrics"]["en"]["out_of_scope"] == 3
+    assert data["dev_metrics"]["es"]["out_of_scope"] == 3
+    assert data["unanswerable_dev"] == [str(unanswerable)]
     assert len(data["lexical_weight_sweep"]["en"]) == len(calibrate.LEXICAL_WEIGHTS)
 
 
