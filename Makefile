@@ -85,7 +85,7 @@ test-fast: venv index lint ## lint and pytest without the e2e and browser tests 
 
 eval: venv index train ## answer quality on the held-out set: through the bot (REST) and the search library -> var/reports/eval{_chat,}.json
 	$(PY) scripts/eval_chat.py --set tests/eval/test.yml --unanswerable tests/eval/unanswerable_shop.yml \
-	  --unanswerable tests/eval/unanswerable_other.yml --out var/reports/eval_chat.json
+	  --unanswerable tests/eval/unanswerable_other.yml --dialogues tests/eval/dialogues.yml --out var/reports/eval_chat.json
 	$(PY) -m knowledge.evaluate --set tests/eval/test.yml --out var/reports/eval.json
 
 bench: bench-search bench-chat ## search and chat latency (bench-handoff, bench-scale: separate) -> var/reports/
