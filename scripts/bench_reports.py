@@ -6,11 +6,12 @@ A fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards), the service 
 then ``scripts/generate_month.py`` posts ``--conversations`` conversations through the API
 (events, handoffs, agents' replies and resolutions) and the customers' ratings through the
 private page, by the link in the e-mail the service sends to the generator's receiver on a free
-port; the planner's statistics are refreshed (:func:`analyze`), the run waits (at most
-``--quiet-timeout`` s) until the 1-minute load average is below ``--quiet-load``, so that the
-load of generating the month does not land in the timings, and each query of the month is then
-asked ``--repeat`` times over HTTP. Writes latency percentiles per query to
-var/reports/bench_reports.json. Goal: each answers in <= 200 ms at 100,000 conversations.
+port; the database is vacuumed and its statistics refreshed (:func:`analyze`); the run waits
+(at most ``--quiet-timeout`` s) until the 1-minute load average is below ``--quiet-load``, so
+that the load of generating the month does not land in the timings; then each query of the
+month is asked ``--repeat`` times over HTTP (the first call is also reported on its own).
+Writes latency percentiles per query to var/reports/bench_reports.json. Goal: each answers in
+<= 200 ms at 100,000 conversations.
 
     .venv/bin/python scripts/bench_reports.py [--conversations 100000] [--repeat 20]
 """
@@ -54,10 +55,13 @@ END = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 
 def analyze(database: str) -> None:
-    """Refresh the planner's statistics, as autovacuum does within a minute of the load: a
-    report asked right after a bulk load would otherwise be planned for an empty table."""
+    """``VACUUM ANALYZE``, as autovacuum does within minutes of a load (PostgreSQL vacuums after
+    inserts too): fresh statistics, or a report asked right after a bulk load is planned for an
+    empty table; and the new rows' visibility set, or the first query to read each of them
+    writes its hint bits (one run with ANALYZE alone: the first outcomes call 5.1 s, the next
+    nineteen 116 ms at the median)."""
     with psycopg.connect(database, autocommit=True) as connection:
-        connection.execute("ANALYZE")
+        connection.execute("VACUUM ANALYZE")
 
 
 def main() -> int:
@@ -107,7 +111,11 @@ def main() -> int:
                         samples.append((time.perf_counter() - start) * 1000)
                         response.raise_for_status()
                     summary = latency_summary(samples)
-                    results[report] = {**summary, "goal_met": summary["p95_ms"] <= GOAL_MS}
+                    results[report] = {
+                        **summary,
+                        "first_ms": round(samples[0], 2),
+                        "goal_met": summary["p95_ms"] <= GOAL_MS,
+                    }
                     print(report, json.dumps(results[report]), flush=True)
                 outcomes = client.get("/v1/reports/outcomes", params=period).json()
     report = {
