@@ -6,7 +6,7 @@ A fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards), the service 
 then ``scripts/generate_month.py`` posts ``--conversations`` conversations through the API
 (events, handoffs, agents' replies and resolutions) and the customers' ratings through the
 private page, by the link in the e-mail the service sends to the generator's receiver on a free
-port; the database is vacuumed and its statistics refreshed (:func:`analyze`); the run waits
+port; the database is vacuumed and its statistics refreshed (:func:`vacuum_analyze`); the run waits
 (at most ``--quiet-timeout`` s) until the 1-minute load average is below ``--quiet-load``, so
 that the load of generating the month does not land in the timings; then each query of the
 month is asked ``--repeat`` times over HTTP (the first call is also reported on its own).
@@ -54,7 +54,7 @@ REPORTS = ("outcomes", "articles", "tickets", "unanswered-topics", "conversation
 END = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 
-def analyze(database: str) -> None:
+def vacuum_analyze(database: str) -> None:
     """``VACUUM ANALYZE``, as autovacuum does within minutes of a load (PostgreSQL vacuums after
     inserts too): fresh statistics, or a report asked right after a bulk load is planned for an
     empty table; and the new rows' visibility set, or the first query to read each of them
@@ -96,7 +96,7 @@ def main() -> int:
                 mail_timeout=MAIL_TIMEOUT_S,
             )
             generated_s = time.perf_counter() - started
-            analyze(database)
+            vacuum_analyze(database)
             quiet = wait_for_quiet(args.quiet_load, args.quiet_timeout)
             period = {"since": (END - dt.timedelta(days=30)).isoformat(), "until": END.isoformat()}
             results = {}
